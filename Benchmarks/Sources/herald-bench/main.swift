@@ -1,0 +1,11 @@
+// herald-bench NAME: Herald's benchmarks. Each prints a table and, last, one line of key=value pairs.
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch arguments.first {
+case "mime":
+    try MIMEBenchmark(arguments: Array(arguments.dropFirst())).run()
+default:
+    FileHandle.standardError.write(Data("usage: herald-bench mime [--count N] [--python-count N]\n".utf8))
+    exit(2)
+}

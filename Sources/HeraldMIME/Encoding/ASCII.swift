@@ -1,0 +1,48 @@
+/// Byte classes from RFC 5322 section 3.2, as lookup tables over ASCII.
+enum ASCII {
+    static let cr = UInt8(ascii: "\r")
+    static let lf = UInt8(ascii: "\n")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+    static let crlf: [UInt8] = [cr, lf]
+
+    /// `atext`: what may appear in an atom or dot-atom without quoting.
+    static let atext: [Bool] = table { byte in
+        isAlphaNumeric(byte) || "!#$%&'*+-/=?^_`{|}~".utf8.contains(byte)
+    }
+
+    /// Characters RFC 2047 section 5 (3) lets stand unencoded in a Q-encoded word in a phrase.
+    static let qPhraseSafe: [Bool] = table { byte in
+        isAlphaNumeric(byte) || "!*+-/".utf8.contains(byte)
+    }
+
+    /// `qtext` (RFC 5322 3.2.4): printable ASCII except backslash and double quote.
+    static func isQText(_ byte: UInt8) -> Bool {
+        byte >= 33 && byte <= 126 && byte != UInt8(ascii: "\\") && byte != UInt8(ascii: "\"")
+    }
+
+    /// Printable ASCII, space included (`VCHAR` and SP).
+    static func isPrintable(_ byte: UInt8) -> Bool { byte >= 32 && byte <= 126 }
+
+    static func isAlphaNumeric(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+    }
+
+    /// True for CR, LF and NUL: the bytes that could end a header line or truncate it.
+    static func isLineBreakOrNUL(_ byte: UInt8) -> Bool { byte == cr || byte == lf || byte == 0 }
+
+    static let upperHex: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    private static func table(_ predicate: (UInt8) -> Bool) -> [Bool] {
+        (0..<256).map { $0 < 128 && predicate(UInt8($0)) }
+    }
+}
+
+extension StringProtocol {
+    /// Refuses CR, LF and NUL, which would let a value end its header and start another.
+    func checkHeaderSafe(field: String) throws(MIMEError) {
+        if utf8.contains(where: ASCII.isLineBreakOrNUL) {
+            throw MIMEError(.headerInjection, "\(field) contains CR, LF or NUL, which are not allowed in a header")
+        }
+    }
+}
