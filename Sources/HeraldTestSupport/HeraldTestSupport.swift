@@ -1,1 +1,2 @@
-// placeholder
+// HeraldTestSupport (tests only): the in-process SMTP test server with fault injection, TLS test
+// certificates made at run time, and store fixtures.

@@ -70,7 +70,10 @@ struct HeaderWriter {
         let utf8 = Array(text.utf8)
         let qLength = utf8.reduce(0) { $0 + EncodedWord.qCost($1) }
         let encoding: EncodedWord.Encoding = Base64.encodedLength(utf8.count) < qLength ? .b : .q
-        var chunk = EncodedWordChunk(encoding: encoding, budget: wordBudget())
+        // Text that fits one word is never split because of where the line happens to stand.
+        let wholeLength = EncodedWord.overhead + min(Base64.encodedLength(utf8.count), qLength)
+        let fitsOneWord = fieldHasToken && wholeLength <= Self.maxEncodedWordLength
+        var chunk = EncodedWordChunk(encoding: encoding, budget: fitsOneWord ? Self.maxEncodedWordLength : wordBudget())
         for character in text {
             let width = character.utf8.count
             if chunk.fits(utf8, adding: width) {
