@@ -91,15 +91,8 @@ extension EmailAddress {
             }
             index += 1
         }
-        let text = String(decoding: content, as: UTF8.self)
-        if !content.isEmpty, isDotAtom(content) { return text }
-        var quoted: [UInt8] = [UInt8(ascii: "\"")]
-        for byte in content {
-            if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { quoted.append(UInt8(ascii: "\\")) }
-            quoted.append(byte)
-        }
-        quoted.append(UInt8(ascii: "\""))
-        return String(decoding: quoted, as: UTF8.self)
+        if !content.isEmpty, isDotAtom(content) { return String(decoding: content, as: UTF8.self) }
+        return String(decoding: ASCII.quoted(content), as: UTF8.self)
     }
 
     private static func isDotAtom(_ bytes: [UInt8]) -> Bool {

@@ -56,26 +56,24 @@ struct BodyPart {
     }
 
     func writeHeaders(into writer: inout HeaderWriter) {
-        writer.beginField("Content-Type")
+        Self.writeField("Content-Type", contentType, "name", filename, into: &writer)
+        writer.field("Content-Transfer-Encoding", transferEncoding.rawValue)
+        if let disposition { Self.writeField("Content-Disposition", disposition, "filename", filename, into: &writer) }
+        if let contentID { writer.field("Content-ID", contentID) }
+    }
+
+    /// `Name: value` or `Name: value; parameter="file name"`.
+    private static func writeField(
+        _ name: String, _ value: String, _ parameter: String, _ filename: String?, into writer: inout HeaderWriter
+    ) {
+        writer.beginField(name)
         if let filename {
-            writer.token("\(contentType);".utf8)
-            writer.parameter("name", filename)
+            writer.token("\(value);".utf8)
+            writer.parameter(parameter, filename)
         } else {
-            writer.token(contentType.utf8)
+            writer.token(value.utf8)
         }
         writer.endField()
-        writer.field("Content-Transfer-Encoding", transferEncoding.rawValue)
-        if let disposition {
-            writer.beginField("Content-Disposition")
-            if let filename {
-                writer.token("\(disposition);".utf8)
-                writer.parameter("filename", filename)
-            } else {
-                writer.token(disposition.utf8)
-            }
-            writer.endField()
-        }
-        if let contentID { writer.field("Content-ID", contentID) }
     }
 
     /// 7bit when every line is printable ASCII of at most 998 octets; otherwise quoted-printable

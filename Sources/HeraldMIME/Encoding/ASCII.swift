@@ -31,6 +31,18 @@ enum ASCII {
     /// True for CR, LF and NUL: the bytes that could end a header line or truncate it.
     static func isLineBreakOrNUL(_ byte: UInt8) -> Bool { byte == cr || byte == lf || byte == 0 }
 
+    /// `"text"` with backslash and double quote escaped (RFC 5322 `quoted-string`).
+    static func quoted(_ text: some Sequence<UInt8>, prefix: [UInt8] = []) -> [UInt8] {
+        var quoted = prefix
+        quoted.append(UInt8(ascii: "\""))
+        for byte in text {
+            if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { quoted.append(UInt8(ascii: "\\")) }
+            quoted.append(byte)
+        }
+        quoted.append(UInt8(ascii: "\""))
+        return quoted
+    }
+
     static let upperHex: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     private static func table(_ predicate: (UInt8) -> Bool) -> [Bool] {

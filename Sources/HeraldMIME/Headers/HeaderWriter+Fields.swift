@@ -26,12 +26,7 @@ extension HeaderWriter {
         case .atoms:
             for word in text.utf8.split(separator: ASCII.space) { token(word) }
         case .quoted:
-            var quoted: [UInt8] = [UInt8(ascii: "\"")]
-            for byte in text.utf8 {
-                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { quoted.append(UInt8(ascii: "\\")) }
-                quoted.append(byte)
-            }
-            quoted.append(UInt8(ascii: "\""))
+            let quoted = ASCII.quoted(text.utf8)
             // A quoted string may fold at a single space (RFC 5322 3.2.4); unfolding restores it.
             let words = quoted.split(separator: ASCII.space, omittingEmptySubsequences: false)
             if quoted.count > Self.foldColumn - column - 1 && !words.contains(where: \.isEmpty) {

@@ -12,13 +12,7 @@ extension HeaderWriter {
     mutating func parameter(_ name: String, _ value: String) {
         let bytes = Array(value.utf8)
         if bytes.count <= Self.segmentLength, bytes.allSatisfy(ASCII.isPrintable) {
-            var quoted: [UInt8] = Array(name.utf8) + Array("=\"".utf8)
-            for byte in bytes {
-                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { quoted.append(UInt8(ascii: "\\")) }
-                quoted.append(byte)
-            }
-            quoted.append(UInt8(ascii: "\""))
-            token(quoted)
+            token(ASCII.quoted(bytes, prefix: Array("\(name)=".utf8)))
             return
         }
         var segments: [[UInt8]] = [Array("utf-8''".utf8)]
