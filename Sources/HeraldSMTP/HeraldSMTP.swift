@@ -1,3 +1,4 @@
-// HeraldSMTP: Herald's SMTP client (reply decoder, commands, protocol state machine, channel
-// handler, connection, pool, SMTPError, the diagnose probe). It takes an envelope of plain
-// address strings and the message bytes, and never imports HeraldMIME. Built in the SMTP issue.
+// HeraldSMTP: Herald's SMTP client. A value-type protocol state machine (StateMachine/) driven by
+// a NIO channel handler (Channel/), exposed through async `SMTPConnection` and
+// `SMTPConnectionPool` (Connection/). It takes an envelope of plain address strings and the
+// message bytes, and never imports HeraldMIME: the two meet in HeraldDelivery.

@@ -1,2 +1,2 @@
-// HeraldTestSupport (tests only): the in-process SMTP test server with fault injection, TLS test
-// certificates made at run time, and store fixtures.
+// HeraldTestSupport (tests only): the in-process SMTP test server with fault injection
+// (`SMTPTestServer`) and TLS certificates made at run time (`TestCertificates`).

@@ -1,0 +1,216 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// One SMTP session with one server: connect (greeting, EHLO, STARTTLS, AUTH), send messages
+/// one after another, close with QUIT.
+///
+/// Every method throws `SMTPError`. A connection whose `isUsable` is false (closed, or failed
+/// mid-session) must be discarded.
+public final class SMTPConnection: Sendable {
+    private let channel: Channel
+    /// What the server advertised after the last EHLO.
+    public let capabilities: SMTPCapabilities
+    public let configuration: SMTPClientConfiguration
+
+    private init(channel: Channel, capabilities: SMTPCapabilities, configuration: SMTPClientConfiguration) {
+        self.channel = channel
+        self.capabilities = capabilities
+        self.configuration = configuration
+    }
+
+    /// True while the session is open.
+    public var isUsable: Bool { channel.isActive }
+
+    /// Connects and runs the session up to the point where a message can be sent.
+    public static func connect(
+        _ configuration: SMTPClientConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "herald.smtp")
+    ) async throws -> SMTPConnection {
+        let tlsContext = try makeTLSContext(configuration)
+        let eventLoop = eventLoopGroup.next()
+        let readyPromise = eventLoop.makePromise(of: SMTPCapabilities.self)
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(TimeAmount(configuration.timeouts.connect))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    do {
+                        let sync = channel.pipeline.syncOperations
+                        let recorder = FirstBytesRecorder()
+                        try sync.addHandler(recorder)
+                        if configuration.security == .tls, let tlsContext {
+                            try sync.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: sniHostname(configuration.host)))
+                        }
+                        try sync.addHandler(
+                            SMTPChannelHandler(
+                                configuration: configuration, tlsContext: tlsContext, recorder: recorder, readyPromise: readyPromise,
+                                logger: logger))
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }
+                .connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            readyPromise.fail(connectError(error, configuration))
+            throw connectError(error, configuration)
+        }
+
+        do {
+            let capabilities = try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
+            return SMTPConnection(channel: channel, capabilities: capabilities, configuration: configuration)
+        } catch let error as SMTPError {
+            channel.close(promise: nil)
+            throw await explainSilentServer(error, configuration: configuration, eventLoopGroup: eventLoopGroup)
+        }
+    }
+
+    /// Sends one message: MAIL, RCPT (pipelined when offered), DATA, the dot-stuffed content.
+    ///
+    /// Returns the final reply and each recipient's outcome when at least one recipient was
+    /// accepted; throws otherwise. After a refusal the session is reset (RSET) and stays usable.
+    public func send(_ envelope: SMTPEnvelope, message: some Collection<UInt8>) async throws -> SMTPDeliveryResult {
+        var buffer = channel.allocator.buffer(capacity: message.count)
+        buffer.writeBytes(message)
+        let promise = channel.eventLoop.makePromise(of: SMTPDeliveryResult.self)
+        channel.writeAndFlush(SMTPRequest.send(envelope, message: buffer, size: message.count, promise: promise))
+            .whenFailure { promise.fail(SMTPConnection.closedError(phase: .mail, $0)) }
+        return try await promise.futureResult.get()
+    }
+
+    /// NOOP: checks that an idle connection still works.
+    public func noop() async throws {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(SMTPRequest.noop(promise)).whenFailure { promise.fail(SMTPConnection.closedError(phase: .noop, $0)) }
+        try await promise.futureResult.get()
+    }
+
+    /// QUIT and close; never throws.
+    public func close() async {
+        guard channel.isActive else { return }
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(SMTPRequest.quit(promise)).whenFailure { promise.fail($0) }
+        _ = try? await promise.futureResult.get()
+        _ = try? await channel.close()
+    }
+
+    // MARK: - Set-up helpers
+
+    static func makeTLSContext(_ configuration: SMTPClientConfiguration) throws -> NIOSSLContext? {
+        guard configuration.security != .none else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !configuration.verifyCertificates { tls.certificateVerification = .none }
+        if let pem = configuration.trustRootsPEM {
+            do {
+                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))]
+            } catch {
+                throw SMTPError(
+                    code: "smtp.invalid_ca", classification: .tls, phase: .connect, message: "the CA certificate (PEM) could not be read")
+            }
+        }
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw SMTPError(
+                code: "smtp.tls_configuration", classification: .tls, phase: .connect, message: "the TLS configuration is invalid: \(error)"
+            )
+        }
+    }
+
+    /// SNI and certificate name checks need a host name; IP literals go without.
+    static func sniHostname(_ host: String) -> String? {
+        let isIPv4 = host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
+        return isIPv4 || host.contains(":") ? nil : host
+    }
+
+    private static func awaitSession(
+        _ ready: EventLoopFuture<SMTPCapabilities>, channel: Channel, configuration: SMTPClientConfiguration
+    ) async throws -> SMTPCapabilities {
+        guard configuration.security != .tls else { return try await ready.get() }
+        // A plaintext client on an implicit-TLS port hears nothing: the server waits for a TLS
+        // ClientHello. After a short silence, probe the port on a second connection so that this
+        // mistake is reported in seconds, not after the five-minute greeting timeout.
+        return try await withThrowingTaskGroup(of: SMTPCapabilities?.self) { group in
+            group.addTask { try await ready.get() }
+            group.addTask {
+                try await Task.sleep(for: configuration.timeouts.silentGreetingProbe)
+                let silent = try await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.handler(type: FirstBytesRecorder.self).bytes.isEmpty
+                }.get()
+                if silent, await TLSProbe.speaksTLS(host: configuration.host, port: configuration.port, group: channel.eventLoop) {
+                    channel.pipeline.fireErrorCaught(tlsExpected(configuration))
+                }
+                return nil
+            }
+            while let result = try await group.next() {
+                if let capabilities = result {
+                    group.cancelAll()
+                    return capabilities
+                }
+            }
+            return try await ready.get()
+        }
+    }
+
+    /// A session that ended before any greeting may have met an implicit-TLS port: say so.
+    private static func explainSilentServer(
+        _ error: SMTPError, configuration: SMTPClientConfiguration, eventLoopGroup: EventLoopGroup
+    ) async -> SMTPError {
+        guard configuration.security != .tls, error.phase == .greeting, error.code != "smtp.tls_expected",
+            error.classification == .network || error.classification == .timeout
+        else { return error }
+        if await TLSProbe.speaksTLS(host: configuration.host, port: configuration.port, group: eventLoopGroup.next()) {
+            return tlsExpected(configuration)
+        }
+        return error
+    }
+
+    static func tlsExpected(_ configuration: SMTPClientConfiguration) -> SMTPError {
+        let mode = configuration.security == .startTLS ? "STARTTLS" : "plaintext"
+        return SMTPError(
+            code: "smtp.tls_expected", classification: .tls, phase: .greeting,
+            message: "\(configuration.host):\(configuration.port) sent no SMTP greeting: it expects TLS from the first byte",
+            diagnosis: "\(configuration.host):\(configuration.port) expects TLS from the first byte (implicit TLS); this account "
+                + "is set to \(mode). Set security=tls.")
+    }
+
+    static func tlsError(_ error: Error, phase: SMTPError.Phase, sawPlaintext: Bool, configuration: SMTPClientConfiguration) -> SMTPError {
+        let endpoint = "\(configuration.host):\(configuration.port)"
+        if sawPlaintext {
+            return SMTPError(
+                code: "smtp.plaintext_expected", classification: .tls, phase: .tls,
+                message: "\(endpoint) answered the TLS handshake with a plaintext SMTP greeting",
+                diagnosis: "\(endpoint) speaks plaintext SMTP first; this account is set to implicit TLS (security=tls). "
+                    + "Set security=starttls (usual on ports 587 and 25).")
+        }
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || error is NIOSSLExtraError {
+            return SMTPError(
+                code: "smtp.certificate_untrusted", classification: .tls, phase: phase == .startTLS ? .startTLS : .tls,
+                message: "the certificate of \(endpoint) is not trusted or does not match the host name",
+                diagnosis: "Check smtp_host is the name on the server's certificate; for a private CA set tls_ca_pem. "
+                    + "Turning verification off (tls_verify=false) is for testing only.")
+        }
+        return SMTPError(
+            code: "smtp.tls_handshake_failed", classification: .tls, phase: phase == .startTLS ? .startTLS : .tls,
+            message: "the TLS handshake with \(endpoint) failed: \(text)")
+    }
+
+    private static func connectError(_ error: Error, _ configuration: SMTPClientConfiguration) -> SMTPError {
+        let endpoint = "\(configuration.host):\(configuration.port)"
+        if case ChannelError.connectTimeout = error {
+            return SMTPError(
+                code: "smtp.connect_timeout", classification: .timeout, phase: .connect, message: "connecting to \(endpoint) timed out")
+        }
+        if let error = error as? SMTPError { return error }
+        return SMTPError(
+            code: "smtp.connect_failed", classification: .network, phase: .connect, message: "could not connect to \(endpoint): \(error)")
+    }
+
+    static func closedError(phase: SMTPError.Phase, _ error: Error) -> SMTPError {
+        SMTPError(code: "smtp.connection_closed", classification: .network, phase: phase, message: "the connection is closed: \(error)")
+    }
+}

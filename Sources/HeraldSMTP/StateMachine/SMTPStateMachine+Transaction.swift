@@ -1,0 +1,152 @@
+extension SMTPStateMachine {
+    /// One mail transaction (RFC 5321 3.3): MAIL, RCPT for each recipient, DATA, content, final dot.
+    struct Transaction {
+        let envelope: SMTPEnvelope
+        let commands: [SMTPCommand]
+        let pipelined: Bool
+        private(set) var mailReply: SMTPReply?
+        private(set) var recipientReplies: [SMTPReply] = []
+        private(set) var phase: SMTPError.Phase = .mail
+
+        enum Step: Equatable {
+            case send(SMTPCommand)
+            case wait
+            case sendData
+            case sendContent
+            case reset(SMTPError)
+            case succeeded(SMTPDeliveryResult)
+            case failed(SMTPError)
+        }
+
+        init(envelope: SMTPEnvelope, commands: [SMTPCommand], pipelined: Bool) {
+            self.envelope = envelope
+            self.commands = commands
+            self.pipelined = pipelined
+        }
+
+        var recipientResults: [SMTPRecipientResult] {
+            zip(envelope.recipients, recipientReplies).map { SMTPRecipientResult(recipient: $0, reply: $1) }
+        }
+
+        mutating func replyReceived(_ reply: SMTPReply) -> Step {
+            switch phase {
+            case .mail:
+                mailReply = reply
+                phase = .rcpt
+                if pipelined { return .wait }
+                return reply.isPositive ? .send(commands[1]) : .reset(.rejected(reply, in: .mail))
+            case .rcpt:
+                recipientReplies.append(reply)
+                if recipientReplies.count < envelope.recipients.count {
+                    return pipelined ? .wait : .send(commands[recipientReplies.count + 1])
+                }
+                if let mailReply, !mailReply.isPositive { return .reset(.rejected(mailReply, in: .mail)) }
+                guard recipientReplies.contains(where: \.isPositive) else {
+                    var error = SMTPError.rejected(recipientReplies[0], in: .rcpt)
+                    error.recipients = recipientResults
+                    return .reset(error)
+                }
+                phase = .data
+                return .sendData
+            case .data:
+                guard reply.code == 354 else { return .reset(.rejected(reply, in: .data)) }
+                phase = .message
+                return .sendContent
+            case .message:
+                guard reply.isPositive else {
+                    var error = SMTPError.rejected(reply, in: .message)
+                    error.recipients = recipientResults
+                    return .failed(error)
+                }
+                return .succeeded(SMTPDeliveryResult(reply: reply, recipients: recipientResults))
+            default:
+                preconditionFailure("a transaction is never in phase \(phase)")
+            }
+        }
+    }
+
+    /// Starts a transaction for `envelope` and a message of `size` octets, or refuses it before
+    /// any byte is sent when the server cannot take it (SMTPUTF8, 8BITMIME, SIZE).
+    mutating func transactionRequested(_ envelope: SMTPEnvelope, size: Int) -> Action {
+        guard case .ready = state, let capabilities else { return .transactionFailed(notReady()) }
+        if envelope.requiresSMTPUTF8 && !capabilities.supportsSMTPUTF8 {
+            return .transactionFailed(
+                SMTPError(
+                    code: "smtp.smtputf8_unsupported", classification: .permanent, phase: .mail,
+                    message: "the message has internationalised addresses and the server does not offer SMTPUTF8",
+                    diagnosis: "Send through a server that supports SMTPUTF8 (RFC 6531), or use ASCII addresses."))
+        }
+        if envelope.requires8BitMIME && !capabilities.supports8BitMIME {
+            return .transactionFailed(
+                SMTPError(
+                    code: "smtp.8bitmime_unsupported", classification: .permanent, phase: .mail,
+                    message: "the message is 8-bit and the server does not offer 8BITMIME"))
+        }
+        if let limit = capabilities.maximumSize, size > limit {
+            return .transactionFailed(
+                SMTPError(
+                    code: "smtp.message_too_large", classification: .tooLarge, phase: .mail,
+                    message: "the message is \(size) octets and the server accepts at most \(limit) (SIZE)"))
+        }
+        var mailParameters: [String] = []
+        if capabilities.supports("SIZE") { mailParameters.append("SIZE=\(size)") }
+        if envelope.requiresSMTPUTF8 { mailParameters.append("SMTPUTF8") }
+        if envelope.requires8BitMIME { mailParameters.append("BODY=8BITMIME") }
+        var recipientParameters: [String] = []
+        if let dsn = envelope.dsn, capabilities.supportsDSN {
+            if let ret = dsn.returnContent { mailParameters.append("RET=\(ret)") }
+            if let id = dsn.envelopeID { mailParameters.append("ENVID=\(SMTPStateMachine.xtext(id))") }
+            if !dsn.notify.isEmpty { recipientParameters.append("NOTIFY=\(dsn.notify.joined(separator: ","))") }
+        }
+        let commands =
+            [SMTPCommand.mail(from: envelope.sender, parameters: mailParameters)]
+            + envelope.recipients.map { SMTPCommand.recipient(to: $0, parameters: recipientParameters) }
+        let transaction = Transaction(envelope: envelope, commands: commands, pipelined: capabilities.supportsPipelining)
+        state = .transaction(transaction)
+        return transaction.pipelined ? .sendPipelined(commands) : .send(commands[0])
+    }
+
+    mutating func afterTransactionStep(_ transaction: Transaction, _ step: Transaction.Step) -> Action {
+        switch step {
+        case .send(let command):
+            state = .transaction(transaction)
+            return .send(command)
+        case .wait:
+            state = .transaction(transaction)
+            return .wait
+        case .sendData:
+            state = .transaction(transaction)
+            return .send(.data)
+        case .sendContent:
+            state = .transaction(transaction)
+            return .sendMessageContent
+        case .reset(let error):
+            // RSET leaves the session clean for the next message (RFC 5321 4.1.1.5).
+            state = .resetting(error)
+            return .send(.rset)
+        case .succeeded(let result):
+            state = .ready
+            return .transactionSucceeded(result)
+        case .failed(let error):
+            state = .ready
+            return .transactionFailed(error)
+        }
+    }
+
+    /// RFC 3461 4: xtext encodes `+`, `=` and anything outside printable ASCII as `+XX`.
+    static func xtext(_ value: String) -> String {
+        var result = ""
+        for byte in value.utf8 {
+            if byte > 32 && byte < 127 && byte != UInt8(ascii: "+") && byte != UInt8(ascii: "=") {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                result += "+" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return result
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
