@@ -133,7 +133,8 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private func run(_ action: SMTPStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
         case .wait:
-            break
+            // Pipelined RCPT replies: each one restarts the per-command timeout.
+            if case .transaction = machine.state { armTimeout(configuration.timeouts.command, context: context) }
         case .send(let command):
             logger.trace("C: \(command.line(redacted: true))")
             var buffer = context.channel.allocator.buffer(capacity: 64)
@@ -183,6 +184,8 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             }
         case .close(let error):
             cancelTimeout()
+            // Closed before the promises fail, so a caller never sees a failed session as usable.
+            context.close(promise: nil)
             let failure = error ?? machine.notReady()
             readyPromise?.fail(failure)
             readyPromise = nil
@@ -195,7 +198,6 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             case nil: break
             }
             if let error { logger.debug("SMTP session ended", metadata: ["smtp.error": "\(error.code)"]) }
-            context.close(promise: nil)
         }
     }
 
@@ -219,11 +221,11 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
 
     private func armTimeout(_ duration: Duration, context: ChannelHandlerContext) {
         cancelTimeout()
-        let phase = machine.phase
         let seconds = duration.components.seconds
         timeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) { [weak self] in
             guard let self, let context = self.context else { return }
             self.timeout = nil
+            let phase = self.machine.phase
             self.run(
                 self.machine.errorOccurred(
                     SMTPError(

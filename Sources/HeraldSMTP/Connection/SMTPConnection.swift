@@ -179,7 +179,7 @@ public final class SMTPConnection: Sendable {
 
     static func tlsError(_ error: Error, phase: SMTPError.Phase, sawPlaintext: Bool, configuration: SMTPClientConfiguration) -> SMTPError {
         let endpoint = "\(configuration.host):\(configuration.port)"
-        if sawPlaintext {
+        if sawPlaintext && configuration.security == .tls && phase != .startTLS {
             return SMTPError(
                 code: "smtp.plaintext_expected", classification: .tls, phase: .tls,
                 message: "\(endpoint) answered the TLS handshake with a plaintext SMTP greeting",

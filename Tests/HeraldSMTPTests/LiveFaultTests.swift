@@ -1,0 +1,232 @@
+import Foundation
+import HeraldSMTP
+import HeraldTestSupport
+import Testing
+
+/// Each fault the test server can inject, and what the client must make of it.
+@Suite struct LiveFaultTests {
+    typealias Fault = SMTPTestServer.Fault
+
+    static func withServer(
+        _ configure: (inout SMTPTestServer.Configuration) -> Void = { _ in }, _ body: (SMTPTestServer) async throws -> Void
+    ) async throws {
+        let server = try await LiveTestServerTests.server(configure)
+        do {
+            try await body(server)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    static func expectError(
+        _ code: String, _ operation: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> SMTPError? {
+        do {
+            try await operation()
+            Issue.record("expected \(code), but it succeeded", sourceLocation: sourceLocation)
+            return nil
+        } catch let error as SMTPError {
+            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+            return error
+        } catch {
+            Issue.record("expected SMTPError \(code), got \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+    }
+
+    static let envelope = try! SMTPEnvelope(sender: "sender@example.com", recipients: ["a@example.com"])
+
+    @Test func repliesSplitAcrossWritesAreReassembled() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("EHLO"), .splitReply), Fault(.endOfData, .splitReply)] }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            _ = try await connection.send(Self.envelope, message: LiveTestServerTests.message)
+            await connection.close()
+            #expect(server.received.count == 1)
+        }
+    }
+
+    @Test func serviceClosing421MidSessionEndsTheConnection() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("RCPT"), .reply("421 4.3.2 Service shutting down"))] }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let error = await Self.expectError("smtp.service_closing") { _ = try await connection.send(Self.envelope, message: [1]) }
+            #expect(error?.phase == .rcpt)
+            #expect(error?.isTransient == true)
+            #expect(!connection.isUsable)
+        }
+    }
+
+    @Test func droppedBeforeTheDotIsANetworkErrorAndAfterItAmbiguous() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("DATA"), .drop, times: 1), Fault(.endOfData, .drop, times: 1)] }) {
+            server in
+            let client = LiveTestServerTests.client(server, security: .startTLS)
+            let first = try await SMTPConnection.connect(client)
+            let before = await Self.expectError("smtp.connection_closed") { _ = try await first.send(Self.envelope, message: [65]) }
+            #expect(before?.phase == .data)
+            #expect(before?.classification == .network)
+            let second = try await SMTPConnection.connect(client)
+            let after = await Self.expectError("smtp.no_reply_after_data") { _ = try await second.send(Self.envelope, message: [65]) }
+            #expect(after?.phase == .message)
+            #expect(server.received.isEmpty)
+        }
+    }
+
+    @Test func garbageIsAProtocolError() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("EHLO"), .garbage)] }) { server in
+            let error = await Self.expectError("smtp.malformed_reply") {
+                _ = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .none, credentials: nil))
+            }
+            #expect(error?.classification == .protocol)
+            #expect(error?.phase == .ehlo)
+        }
+    }
+
+    @Test func silentServerTimesOutInTheRightPhase() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("RCPT"), .silence)] }) { server in
+            var client = LiveTestServerTests.client(server, security: .startTLS)
+            client.timeouts.command = .milliseconds(300)
+            let connection = try await SMTPConnection.connect(client)
+            let error = await Self.expectError("smtp.timeout") { _ = try await connection.send(Self.envelope, message: [65]) }
+            #expect(error?.phase == .rcpt)
+            #expect(error?.classification == .timeout)
+        }
+    }
+
+    @Test func startTLSNotAdvertisedStopsBeforeAuth() async throws {
+        try await Self.withServer({
+            $0.offerStartTLS = false
+            $0.authRequiresTLS = false
+        }) { server in
+            let error = await Self.expectError("smtp.starttls_unavailable") {
+                _ = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            }
+            #expect(error?.classification == .tls)
+            #expect(!server.commands.contains { $0.uppercased().hasPrefix("AUTH") })
+        }
+    }
+
+    @Test func plaintextInjectedAfterStartTLSIsRefused() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("STARTTLS"), .injectAfterStartTLS)] }) { server in
+            _ = await Self.expectError("smtp.starttls_injection") {
+                _ = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            }
+            #expect(!server.commands.contains { $0.uppercased().hasPrefix("AUTH") })
+        }
+    }
+
+    @Test(arguments: [SMTPSecurity.tls, .startTLS])
+    func untrustedCertificateStopsBeforeAuth(security: SMTPSecurity) async throws {
+        try await Self.withServer({ $0.implicitTLS = security == .tls }) { server in
+            var client = LiveTestServerTests.client(server, security: security)
+            client.trustRootsPEM = nil
+            let error = await Self.expectError("smtp.certificate_untrusted") { _ = try await SMTPConnection.connect(client) }
+            #expect(error?.diagnosis?.contains("tls_ca_pem") == true)
+            #expect(!server.commands.contains { $0.uppercased().hasPrefix("AUTH") })
+        }
+    }
+
+    @Test func verificationCanBeTurnedOffExplicitly() async throws {
+        try await Self.withServer({ $0.implicitTLS = true }) { server in
+            var client = LiveTestServerTests.client(server, security: .tls)
+            client.trustRootsPEM = nil
+            client.verifyCertificates = false
+            let connection = try await SMTPConnection.connect(client)
+            await connection.close()
+        }
+    }
+
+    @Test(arguments: [SMTPSecurity.startTLS, .none])
+    func plaintextClientOnImplicitTLSPortIsDiagnosed(security: SMTPSecurity) async throws {
+        try await Self.withServer({ $0.implicitTLS = true }) { server in
+            var client = LiveTestServerTests.client(server, security: security)
+            client.timeouts.greeting = .seconds(120)  // The probe, not this timeout, must end the wait.
+            let error = await Self.expectError("smtp.tls_expected") { _ = try await SMTPConnection.connect(client) }
+            #expect(error?.classification == .tls)
+            #expect(error?.diagnosis?.contains("expects TLS from the first byte") == true)
+            #expect(error?.diagnosis?.contains("Set security=tls") == true)
+        }
+    }
+
+    @Test func tlsClientOnPlaintextPortIsDiagnosed() async throws {
+        try await Self.withServer { server in
+            let error = await Self.expectError("smtp.plaintext_expected") {
+                _ = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .tls))
+            }
+            #expect(error?.diagnosis?.contains("security=starttls") == true)
+            #expect(error?.description.contains("Unexpected EOF") == false)
+        }
+    }
+
+    @Test func connectionIsResetAndReusedAfterAFailedTransaction() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.command("MAIL"), .reply("550 5.7.1 Sender not allowed"), times: 1)] }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let error = await Self.expectError("smtp.sender_rejected") { _ = try await connection.send(Self.envelope, message: [65]) }
+            #expect(error?.countsAgainstAccount == true)
+            #expect(connection.isUsable)
+            let result = try await connection.send(Self.envelope, message: LiveTestServerTests.message)
+            #expect(result.reply.code == 250)
+            try await connection.noop()
+            await connection.close()
+            #expect(server.commands.contains("RSET"))
+            #expect(server.received.count == 1)
+            #expect(server.connectionCount == 1)
+        }
+    }
+
+    @Test func refusedRecipientAmongAcceptedOnes() async throws {
+        try await Self.withServer { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let envelope = try SMTPEnvelope(
+                sender: "sender@example.com", recipients: ["a@example.com", "refuse-me@example.com", "b@example.com"])
+            let result = try await connection.send(envelope, message: LiveTestServerTests.message)
+            await connection.close()
+            #expect(result.refused.map(\.recipient) == ["refuse-me@example.com"])
+            #expect(result.refused.first?.reply.enhancedCode?.description == "5.1.1")
+            #expect(server.received.first?.recipients == ["a@example.com", "b@example.com"])
+        }
+    }
+
+    @Test func sizeLimitIsCheckedBeforeMail() async throws {
+        try await Self.withServer({ $0.sizeLimit = 100 }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let error = await Self.expectError("smtp.message_too_large") {
+                _ = try await connection.send(Self.envelope, message: Array(repeating: 65, count: 200))
+            }
+            #expect(error?.classification == .tooLarge)
+            #expect(!server.commands.contains { $0.hasPrefix("MAIL") })
+            #expect(connection.isUsable)
+            await connection.close()
+        }
+    }
+
+    @Test func smtputf8RecipientIsAnnounced() async throws {
+        try await Self.withServer { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            _ = try await connection.send(try SMTPEnvelope(sender: "sender@example.com", recipients: ["用户@例子.测试"]), message: [65])
+            await connection.close()
+            #expect(server.received.first?.mailParameters.contains("SMTPUTF8") == true)
+            #expect(server.received.first?.recipients == ["用户@例子.测试"])
+        }
+    }
+
+    @Test func wrongPasswordIsAnAuthErrorAndNeverShown() async throws {
+        try await Self.withServer { server in
+            let client = LiveTestServerTests.client(
+                server, security: .startTLS, credentials: .password(username: "sender@example.com", password: "wrong-secret"))
+            let error = await Self.expectError("smtp.auth_failed") { _ = try await SMTPConnection.connect(client) }
+            #expect(error?.classification == .auth)
+            #expect(error.map { "\($0)" }?.contains("wrong-secret") == false)
+        }
+    }
+
+    @Test func connectionRefusedIsANetworkError() async throws {
+        let server = try await LiveTestServerTests.server()
+        let port = server.port
+        await server.stop()
+        var client = SMTPClientConfiguration(host: "127.0.0.1", port: port, security: .none)
+        client.timeouts = .uniform(.seconds(5))
+        let error = await Self.expectError("smtp.connect_failed") { _ = try await SMTPConnection.connect(client) }
+        #expect(error?.classification == .network)
+    }
+}
