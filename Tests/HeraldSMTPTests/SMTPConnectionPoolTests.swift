@@ -1,0 +1,96 @@
+import HeraldSMTP
+import HeraldTestSupport
+import Testing
+
+@Suite struct SMTPConnectionPoolTests {
+    typealias Fault = SMTPTestServer.Fault
+
+    static func pool(_ server: SMTPTestServer, _ configure: (inout SMTPConnectionPool.Options) -> Void = { _ in }) -> SMTPConnectionPool {
+        var options = SMTPConnectionPool.Options()
+        configure(&options)
+        return SMTPConnectionPool(configuration: LiveTestServerTests.client(server, security: .startTLS), options: options)
+    }
+
+    static let envelope = LiveFaultTests.envelope
+    static let message = LiveTestServerTests.message
+
+    @Test func connectionsAreReusedAndRetiredAfterTheirMessageBudget() async throws {
+        try await LiveFaultTests.withServer { server in
+            let pool = Self.pool(server) { $0.maxMessagesPerConnection = 2 }
+            for _ in 0..<5 { _ = try await pool.send(Self.envelope, message: Self.message) }
+            await pool.shutdown()
+            #expect(server.received.count == 5)
+            #expect(server.connectionCount == 3)
+        }
+    }
+
+    @Test func concurrentSendsShareAtMostMaxConnections() async throws {
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.milliseconds(20)))] }) { server in
+            let pool = Self.pool(server) { $0.maxConnections = 2 }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<12 { group.addTask { _ = try await pool.send(Self.envelope, message: Self.message) } }
+                try await group.waitForAll()
+            }
+            await pool.shutdown()
+            #expect(server.received.count == 12)
+            #expect(server.connectionCount <= 2)
+        }
+    }
+
+    @Test func waitingForAFreeConnectionIsBounded() async throws {
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(2)))] }) { server in
+            let pool = Self.pool(server) {
+                $0.maxConnections = 1
+                $0.acquireTimeout = .milliseconds(200)
+            }
+            async let slow = pool.send(Self.envelope, message: Self.message)
+            // Wait until the first send holds the only connection.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while await pool.openConnections == 0 && ContinuousClock.now < deadline { await Task.yield() }
+            do {
+                _ = try await pool.send(Self.envelope, message: Self.message)
+                Issue.record("the second send should have timed out")
+            } catch let error as SMTPError {
+                #expect(error.code == "smtp.pool_timeout")
+                #expect(error.classification == .timeout)
+            }
+            _ = try await slow
+            await pool.shutdown()
+        }
+    }
+
+    @Test func connectionIsRetiredAfter421() async throws {
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.command("MAIL"), .reply("421 4.4.2 closing"), times: 1)] }) { server in
+            let pool = Self.pool(server)
+            await #expect(throws: SMTPError.self) { _ = try await pool.send(Self.envelope, message: Self.message) }
+            _ = try await pool.send(Self.envelope, message: Self.message)
+            await pool.shutdown()
+            #expect(server.connectionCount == 2)
+            #expect(server.received.count == 1)
+        }
+    }
+
+    @Test func idleConnectionIsCheckedWithNoopBeforeReuse() async throws {
+        try await LiveFaultTests.withServer { server in
+            let pool = Self.pool(server) { $0.healthCheckAfterIdle = .zero }
+            _ = try await pool.send(Self.envelope, message: Self.message)
+            _ = try await pool.send(Self.envelope, message: Self.message)
+            await pool.shutdown()
+            #expect(server.commands.filter { $0 == "NOOP" }.count == 1)
+            #expect(server.connectionCount == 1)
+        }
+    }
+
+    @Test func closedPoolRefusesSends() async throws {
+        try await LiveFaultTests.withServer { server in
+            let pool = Self.pool(server)
+            await pool.shutdown()
+            do {
+                _ = try await pool.send(Self.envelope, message: Self.message)
+                Issue.record("a closed pool sent a message")
+            } catch let error as SMTPError {
+                #expect(error.code == "smtp.pool_closed")
+            }
+        }
+    }
+}
