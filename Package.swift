@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "herald",
             dependencies: [
-                "HeraldAPI", "HeraldDelivery", "HeraldStore", "HeraldMIME",
+                "HeraldAPI", "HeraldDelivery", "HeraldStore", "HeraldMIME", "HeraldSMTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "heraldTests",
             dependencies: [
-                "herald",
+                "herald", "HeraldTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

@@ -56,7 +56,8 @@ class Handler:
 
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER and auth_data.password.decode() == PASSWORD
-    return AuthResult(success=ok, auth_data=auth_data if ok else None)
+    # handled=False: aiosmtpd then answers a failure with 535 itself.
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 def free_port():

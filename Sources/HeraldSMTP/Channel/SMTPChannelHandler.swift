@@ -22,14 +22,17 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private let tlsContext: NIOSSLContext?
     private let recorder: FirstBytesRecorder
     private let logger: Logger
-    private var readyPromise: EventLoopPromise<SMTPCapabilities>?
+    private var readyPromise: EventLoopPromise<SMTPSessionInfo>?
+    private var steps: [SMTPSessionStep] = []
+    private var greeting: SMTPReply?
+    private var stepStart = NIODeadline.now()
     private var pending: Pending?
     private var timeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
     init(
         configuration: SMTPClientConfiguration, tlsContext: NIOSSLContext?, recorder: FirstBytesRecorder,
-        readyPromise: EventLoopPromise<SMTPCapabilities>, logger: Logger
+        readyPromise: EventLoopPromise<SMTPSessionInfo>, logger: Logger
     ) {
         self.machine = SMTPStateMachine(
             configuration: .init(
@@ -52,6 +55,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        record("tcp", "connected to \(configuration.host):\(configuration.port)")
         armTimeout(configuration.security == .tls ? configuration.timeouts.tlsHandshake : configuration.timeouts.greeting, context: context)
         context.fireChannelActive()
     }
@@ -63,6 +67,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
         do {
             try decoder.process(buffer: buffer) { reply in
                 logger.trace("S: \(reply)", metadata: ["smtp.phase": "\(machine.phase.rawValue)"])
+                recordStep(for: reply)
                 let action = machine.replyReceived(reply)
                 if action == .startTLS && decoder.unprocessedBytes > 0 {
                     // RFC 3207 5: anything after the 220 arrived in plaintext and could be an
@@ -92,6 +97,9 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
+            record(
+                machine.phase == .startTLS ? "starttls" : "tls",
+                "TLS established, certificate verified: \(configuration.verifyCertificates)")
             cancelTimeout()
             if machine.phase == .greeting { armTimeout(configuration.timeouts.greeting, context: context) }
             run(machine.tlsEstablished(), context: context)
@@ -153,7 +161,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             startTLS(context: context)
         case .sessionReady(let capabilities):
             cancelTimeout()
-            readyPromise?.succeed(capabilities)
+            readyPromise?.succeed(SMTPSessionInfo(capabilities: capabilities, greeting: greeting, steps: steps))
             readyPromise = nil
         case .sendMessageContent:
             guard case .delivery(_, let message) = pending else { return }
@@ -214,6 +222,29 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             armTimeout(configuration.timeouts.tlsHandshake, context: context)
         } catch {
             run(machine.errorOccurred(translate(error)), context: context)
+        }
+    }
+
+    // MARK: Steps, for `herald check`
+
+    private func record(_ name: String, _ detail: String) {
+        let now = NIODeadline.now()
+        steps.append(SMTPSessionStep(name: name, milliseconds: Double((now - stepStart).nanoseconds) / 1e6, detail: detail))
+        stepStart = now
+    }
+
+    private func recordStep(for reply: SMTPReply) {
+        switch machine.phase {
+        case .greeting:
+            greeting = reply
+            record("greeting", reply.description)
+        case .ehlo where reply.isPositive:
+            let extensions = reply.lines.dropFirst()
+            record("capabilities", extensions.isEmpty ? "none" : extensions.joined(separator: ", "))
+        case .auth where reply.code == 235:
+            record("login", "authenticated as \(configuration.credentials?.username ?? "")")
+        default:
+            break
         }
     }
 

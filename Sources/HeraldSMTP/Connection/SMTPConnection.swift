@@ -12,11 +12,17 @@ public final class SMTPConnection: Sendable {
     private let channel: Channel
     /// What the server advertised after the last EHLO.
     public let capabilities: SMTPCapabilities
+    /// The server's 220 greeting.
+    public let greeting: SMTPReply?
+    /// Each step of opening the session (TCP, TLS, greeting, capabilities, login) with its time.
+    public let steps: [SMTPSessionStep]
     public let configuration: SMTPClientConfiguration
 
-    private init(channel: Channel, capabilities: SMTPCapabilities, configuration: SMTPClientConfiguration) {
+    private init(channel: Channel, session: SMTPSessionInfo, configuration: SMTPClientConfiguration) {
         self.channel = channel
-        self.capabilities = capabilities
+        self.capabilities = session.capabilities
+        self.greeting = session.greeting
+        self.steps = session.steps
         self.configuration = configuration
     }
 
@@ -30,7 +36,7 @@ public final class SMTPConnection: Sendable {
     ) async throws -> SMTPConnection {
         let tlsContext = try makeTLSContext(configuration)
         let eventLoop = eventLoopGroup.next()
-        let readyPromise = eventLoop.makePromise(of: SMTPCapabilities.self)
+        let readyPromise = eventLoop.makePromise(of: SMTPSessionInfo.self)
         let channel: Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -60,8 +66,8 @@ public final class SMTPConnection: Sendable {
         }
 
         do {
-            let capabilities = try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
-            return SMTPConnection(channel: channel, capabilities: capabilities, configuration: configuration)
+            let session = try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
+            return SMTPConnection(channel: channel, session: session, configuration: configuration)
         } catch let error as SMTPError {
             channel.close(promise: nil)
             throw await explainSilentServer(error, configuration: configuration, eventLoopGroup: eventLoopGroup)
@@ -127,13 +133,13 @@ public final class SMTPConnection: Sendable {
     }
 
     private static func awaitSession(
-        _ ready: EventLoopFuture<SMTPCapabilities>, channel: Channel, configuration: SMTPClientConfiguration
-    ) async throws -> SMTPCapabilities {
+        _ ready: EventLoopFuture<SMTPSessionInfo>, channel: Channel, configuration: SMTPClientConfiguration
+    ) async throws -> SMTPSessionInfo {
         guard configuration.security != .tls else { return try await ready.get() }
         // A plaintext client on an implicit-TLS port hears nothing: the server waits for a TLS
         // ClientHello. After a short silence, probe the port on a second connection so that this
         // mistake is reported in seconds, not after the five-minute greeting timeout.
-        return try await withThrowingTaskGroup(of: SMTPCapabilities?.self) { group in
+        return try await withThrowingTaskGroup(of: SMTPSessionInfo?.self) { group in
             group.addTask { try await ready.get() }
             group.addTask {
                 try await Task.sleep(for: configuration.timeouts.silentGreetingProbe)
@@ -146,9 +152,9 @@ public final class SMTPConnection: Sendable {
                 return nil
             }
             while let result = try await group.next() {
-                if let capabilities = result {
+                if let session = result {
                     group.cancelAll()
-                    return capabilities
+                    return session
                 }
             }
             return try await ready.get()
@@ -213,4 +219,21 @@ public final class SMTPConnection: Sendable {
     static func closedError(phase: SMTPError.Phase, _ error: Error) -> SMTPError {
         SMTPError(code: "smtp.connection_closed", classification: .network, phase: phase, message: "the connection is closed: \(error)")
     }
+}
+
+/// One step of opening a session, as `herald check` reports it.
+public struct SMTPSessionStep: Sendable, Hashable, Codable {
+    /// `tcp`, `tls`, `starttls`, `greeting`, `capabilities` or `login`.
+    public let name: String
+    /// Time since the previous step.
+    public let milliseconds: Double
+    /// What happened (never a secret).
+    public let detail: String
+}
+
+/// What the channel handler learnt while opening the session.
+struct SMTPSessionInfo: Sendable {
+    let capabilities: SMTPCapabilities
+    let greeting: SMTPReply?
+    let steps: [SMTPSessionStep]
 }

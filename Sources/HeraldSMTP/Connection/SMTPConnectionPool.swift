@@ -138,7 +138,8 @@ public actor SMTPConnectionPool {
         let reusable = !closed && pooled.connection.isUsable && pooled.messagesSent < options.maxMessagesPerConnection
         if reusable {
             if let waiter = nextWaiterContinuation() {
-                waiter.resume(returning: .connection(Pooled(connection: pooled.connection, messagesSent: pooled.messagesSent, idleSince: .now)))
+                waiter.resume(
+                    returning: .connection(Pooled(connection: pooled.connection, messagesSent: pooled.messagesSent, idleSince: .now)))
             } else {
                 busy -= 1
                 idle.append(Pooled(connection: pooled.connection, messagesSent: pooled.messagesSent, idleSince: .now))
@@ -196,7 +197,8 @@ public actor SMTPConnectionPool {
         waiters.removeValue(forKey: id)?.resume(throwing: Self.timeoutError(options.acquireTimeout))
     }
 
-    static let closedError = SMTPError(code: "smtp.pool_closed", classification: .network, phase: .connect, message: "the connection pool is shut down")
+    static let closedError = SMTPError(
+        code: "smtp.pool_closed", classification: .network, phase: .connect, message: "the connection pool is shut down")
 
     static func timeoutError(_ timeout: Duration) -> SMTPError {
         SMTPError(
