@@ -78,7 +78,7 @@ import Testing
 
     @Test func smtputf8Recipient() async throws {
         let (_, spooled) = try await Self.sendAndFetch(
-            try Self.client("plain", security: .none, authenticate: false), recipients: ["用户@例子.测试"])
+            try Self.client("plain", security: .plaintext, authenticate: false), recipients: ["用户@例子.测试"])
         #expect(spooled.rcpt_tos == ["用户@例子.测试"])
         #expect(spooled.mail_options.contains("SMTPUTF8"))
     }
@@ -93,7 +93,7 @@ import Testing
 
     @Test func sizeLimitIsRespected() async throws {
         // aiosmtpd advertises SIZE 4096; Herald refuses before MAIL rather than provoke its 552.
-        let connection = try await SMTPConnection.connect(try Self.client("plain", security: .none, authenticate: false))
+        let connection = try await SMTPConnection.connect(try Self.client("plain", security: .plaintext, authenticate: false))
         #expect(connection.capabilities.maximumSize == 4096)
         do {
             _ = try await connection.send(
@@ -108,7 +108,7 @@ import Testing
 
     /// The original incident: "Unexpected EOF received" from a plaintext or STARTTLS client on
     /// port 465. Herald must say what is wrong and what to set.
-    @Test(arguments: [SMTPSecurity.startTLS, .none])
+    @Test(arguments: [SMTPSecurity.startTLS, .plaintext])
     func plaintextOrStartTLSOnTheImplicitTLSPortIsDiagnosed(security: SMTPSecurity) async throws {
         var configuration = try Self.client("implicit_tls", security: security)
         configuration.allowPlaintextAuth = true

@@ -75,7 +75,7 @@ import Testing
     @Test func garbageIsAProtocolError() async throws {
         try await Self.withServer({ $0.faults = [Fault(.command("EHLO"), .garbage)] }) { server in
             let error = await Self.expectError("smtp.malformed_reply") {
-                _ = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .none, credentials: nil))
+                _ = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .plaintext, credentials: nil))
             }
             #expect(error?.classification == .protocol)
             #expect(error?.phase == .ehlo)
@@ -136,7 +136,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [SMTPSecurity.startTLS, .none])
+    @Test(arguments: [SMTPSecurity.startTLS, .plaintext])
     func plaintextClientOnImplicitTLSPortIsDiagnosed(security: SMTPSecurity) async throws {
         try await Self.withServer({ $0.implicitTLS = true }) { server in
             var client = LiveTestServerTests.client(server, security: security)
@@ -224,7 +224,7 @@ import Testing
         let server = try await LiveTestServerTests.server()
         let port = server.port
         await server.stop()
-        var client = SMTPClientConfiguration(host: "127.0.0.1", port: port, security: .none)
+        var client = SMTPClientConfiguration(host: "127.0.0.1", port: port, security: .plaintext)
         client.timeouts = .uniform(.seconds(5))
         let error = await Self.expectError("smtp.connect_failed") { _ = try await SMTPConnection.connect(client) }
         #expect(error?.classification == .network)

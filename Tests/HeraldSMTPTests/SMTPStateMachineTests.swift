@@ -115,14 +115,14 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
     }
 
     @Test func plaintextAuthIsRefusedUnlessAllowed() {
-        var machine = Self.machine(.none)
+        var machine = Self.machine(.plaintext)
         _ = machine.replyReceived(reply(220))
         guard case .close(let error?) = machine.replyReceived(reply(250, "mx", "AUTH PLAIN")) else {
             Issue.record("expected close")
             return
         }
         #expect(error.code == "smtp.plaintext_auth_refused")
-        var allowed = Self.machine(.none, allowPlaintextAuth: true)
+        var allowed = Self.machine(.plaintext, allowPlaintextAuth: true)
         _ = allowed.replyReceived(reply(220))
         #expect(
             allowed.replyReceived(reply(250, "mx", "AUTH PLAIN"))
@@ -130,7 +130,7 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
     }
 
     @Test func ehloUnknownFallsBackToHELO() {
-        var machine = Self.machine(.none, credentials: nil)
+        var machine = Self.machine(.plaintext, credentials: nil)
         _ = machine.replyReceived(reply(220))
         #expect(machine.replyReceived(reply(502, "5.5.1 unrecognized")) == .send(.helo("client.example")))
         guard case .sessionReady(let capabilities) = machine.replyReceived(reply(250, "mx")) else {
@@ -280,6 +280,8 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
         #expect(machine.replyReceived(reply(250)) == .noopSucceeded)
         #expect(machine.quitRequested() == .send(.quit))
         #expect(machine.replyReceived(reply(221)) == .close(nil))
+        // A second QUIT on an ended session completes at once instead of waiting for a reply.
+        #expect(machine.quitRequested() == .close(nil))
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -21,6 +22,9 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private let configuration: SMTPClientConfiguration
     private let tlsContext: NIOSSLContext?
     private let recorder: FirstBytesRecorder
+    /// Cleared when the session ends; read by `SMTPConnection.isUsable` from any thread. The
+    /// channel itself may stay active for a while: a TLS handler closes only after close_notify.
+    private let open: NIOLockedValueBox<Bool>
     private let logger: Logger
     private var readyPromise: EventLoopPromise<SMTPSessionInfo>?
     private var steps: [SMTPSessionStep] = []
@@ -32,8 +36,9 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
 
     init(
         configuration: SMTPClientConfiguration, tlsContext: NIOSSLContext?, recorder: FirstBytesRecorder,
-        readyPromise: EventLoopPromise<SMTPSessionInfo>, logger: Logger
+        readyPromise: EventLoopPromise<SMTPSessionInfo>, open: NIOLockedValueBox<Bool>, logger: Logger
     ) {
+        self.open = open
         self.machine = SMTPStateMachine(
             configuration: .init(
                 security: configuration.security, credentials: configuration.credentials, hostname: configuration.localHostname,
@@ -192,7 +197,8 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             }
         case .close(let error):
             cancelTimeout()
-            // Closed before the promises fail, so a caller never sees a failed session as usable.
+            // Marked closed before the promises fail, so a caller never sees a failed session as usable.
+            open.withLockedValue { $0 = false }
             context.close(promise: nil)
             let failure = error ?? machine.notReady()
             readyPromise?.fail(failure)

@@ -6,8 +6,9 @@ public enum SMTPSecurity: String, Sendable, Hashable, CaseIterable {
     case tls
     /// Plain connect, then STARTTLS, required: the session stops before AUTH if it fails (RFC 3207).
     case startTLS = "starttls"
-    /// Plaintext. AUTH over it only to a loopback host or when explicitly allowed.
-    case none
+    /// Plaintext (`none` in configuration). AUTH over it only to a loopback host or when explicitly
+    /// allowed. Not named `none`, which would read as `Optional.none` where a mode is optional.
+    case plaintext = "none"
 
     /// The mode a port implies when none is given: 465 is implicit TLS, anything else STARTTLS.
     public static func inferred(fromPort port: Int) -> SMTPSecurity { port == 465 ? .tls : .startTLS }

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -10,6 +11,7 @@ import NIOSSL
 /// mid-session) must be discarded.
 public final class SMTPConnection: Sendable {
     private let channel: Channel
+    private let open: NIOLockedValueBox<Bool>
     /// What the server advertised after the last EHLO.
     public let capabilities: SMTPCapabilities
     /// The server's 220 greeting.
@@ -18,8 +20,9 @@ public final class SMTPConnection: Sendable {
     public let steps: [SMTPSessionStep]
     public let configuration: SMTPClientConfiguration
 
-    private init(channel: Channel, session: SMTPSessionInfo, configuration: SMTPClientConfiguration) {
+    private init(channel: Channel, open: NIOLockedValueBox<Bool>, session: SMTPSessionInfo, configuration: SMTPClientConfiguration) {
         self.channel = channel
+        self.open = open
         self.capabilities = session.capabilities
         self.greeting = session.greeting
         self.steps = session.steps
@@ -27,7 +30,7 @@ public final class SMTPConnection: Sendable {
     }
 
     /// True while the session is open.
-    public var isUsable: Bool { channel.isActive }
+    public var isUsable: Bool { channel.isActive && open.withLockedValue { $0 } }
 
     /// Connects and runs the session up to the point where a message can be sent.
     public static func connect(
@@ -37,6 +40,7 @@ public final class SMTPConnection: Sendable {
         let tlsContext = try makeTLSContext(configuration)
         let eventLoop = eventLoopGroup.next()
         let readyPromise = eventLoop.makePromise(of: SMTPSessionInfo.self)
+        let open = NIOLockedValueBox(true)
         let channel: Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -53,7 +57,7 @@ public final class SMTPConnection: Sendable {
                         try sync.addHandler(
                             SMTPChannelHandler(
                                 configuration: configuration, tlsContext: tlsContext, recorder: recorder, readyPromise: readyPromise,
-                                logger: logger))
+                                open: open, logger: logger))
                         return channel.eventLoop.makeSucceededVoidFuture()
                     } catch {
                         return channel.eventLoop.makeFailedFuture(error)
@@ -67,7 +71,7 @@ public final class SMTPConnection: Sendable {
 
         do {
             let session = try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
-            return SMTPConnection(channel: channel, session: session, configuration: configuration)
+            return SMTPConnection(channel: channel, open: open, session: session, configuration: configuration)
         } catch let error as SMTPError {
             channel.close(promise: nil)
             throw await explainSilentServer(error, configuration: configuration, eventLoopGroup: eventLoopGroup)
@@ -96,7 +100,10 @@ public final class SMTPConnection: Sendable {
 
     /// QUIT and close; never throws.
     public func close() async {
-        guard channel.isActive else { return }
+        guard isUsable else {
+            try? await channel.close()
+            return
+        }
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(SMTPRequest.quit(promise)).whenFailure { promise.fail($0) }
         _ = try? await promise.futureResult.get()
@@ -106,7 +113,7 @@ public final class SMTPConnection: Sendable {
     // MARK: - Set-up helpers
 
     static func makeTLSContext(_ configuration: SMTPClientConfiguration) throws -> NIOSSLContext? {
-        guard configuration.security != .none else { return nil }
+        guard configuration.security != .plaintext else { return nil }
         var tls = TLSConfiguration.makeClientConfiguration()
         if !configuration.verifyCertificates { tls.certificateVerification = .none }
         if let pem = configuration.trustRootsPEM {

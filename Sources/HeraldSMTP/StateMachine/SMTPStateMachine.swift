@@ -195,7 +195,7 @@ struct SMTPStateMachine {
     mutating func quitRequested() -> Action {
         switch state {
         case .closed:
-            return .wait
+            return .close(nil)  // Already ended: nothing to say, the caller's QUIT is done.
         case .ready:
             state = .quitting
             return .send(.quit)

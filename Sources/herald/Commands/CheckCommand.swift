@@ -51,11 +51,11 @@ struct CheckCommand: AsyncParsableCommand {
         case "auto": chosen = nil
         case "tls", "ssl": chosen = .tls
         case "starttls": chosen = .startTLS
-        case "none", "plain": chosen = SMTPSecurity.none
+        case "none", "plain": chosen = SMTPSecurity.plaintext
         default: throw CommandError("--security must be auto, tls, starttls or none")
         }
         let (host, explicitPort) = try Self.split(server)
-        let port = explicitPort ?? (chosen == .tls ? 465 : chosen == SMTPSecurity.none ? 25 : 587)
+        let port = explicitPort ?? (chosen == .tls ? 465 : chosen == SMTPSecurity.plaintext ? 25 : 587)
         var request = SMTPCheck.Request(host: host, port: port, security: chosen)
         switch (user, password) {
         case (let user?, let password?): request.credentials = .password(username: user, password: password)
