@@ -64,7 +64,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "herald-bench",
-            dependencies: ["HeraldMIME"],
+            dependencies: ["HeraldMIME", "HeraldSMTP"],
             path: "Benchmarks/Sources/herald-bench"
         ),
         .testTarget(

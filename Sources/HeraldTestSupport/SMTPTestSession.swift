@@ -45,6 +45,12 @@ final class SMTPTestSession: ChannelInboundHandler {
         buffer.writeBuffer(&incoming)
         while context.channel.isActive {
             if case .data = mode {
+                // The CRLF that ended the DATA line counts as the first CRLF of an empty message's end.
+                if buffer.readableBytesView.starts(with: Array(".\r\n".utf8)) {
+                    buffer.moveReaderIndex(forwardBy: 3)
+                    finishData([], context: context)
+                    continue
+                }
                 guard let end = buffer.readableBytesView.firstRange(of: Array("\r\n.\r\n".utf8)) else { return }
                 let length = end.lowerBound - buffer.readerIndex
                 let raw = buffer.readBytes(length: length)! + [0x0D, 0x0A]
@@ -117,8 +123,11 @@ final class SMTPTestSession: ChannelInboundHandler {
             }
         case "MAIL":
             let parts = argument.split(separator: " ").map(String.init)
-            sender = parts.first.map(Self.path)
-            mailParameters = Array(parts.dropFirst())
+            // A scripted refusal leaves no sender, as a real refusal would.
+            if peekFault(trigger) == nil {
+                sender = parts.first.map(Self.path)
+                mailParameters = Array(parts.dropFirst())
+            }
             if let limit = configuration.sizeLimit,
                 let size = mailParameters.first(where: { $0.hasPrefix("SIZE=") }).flatMap({ Int($0.dropFirst(5)) }),
                 size > limit

@@ -168,12 +168,12 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
             machine.transactionRequested(envelope, size: 100)
                 == .sendPipelined([
                     .mail(from: "u@qq.com", parameters: ["SIZE=100"]), .recipient(to: "a@x.com", parameters: []),
-                    .recipient(to: "refuse@x.com", parameters: []), .recipient(to: "b@x.com", parameters: []),
+                    .recipient(to: "refuse@x.com", parameters: []), .recipient(to: "b@x.com", parameters: []), .data,
                 ]))
         #expect(machine.replyReceived(reply(250)) == .wait)
         #expect(machine.replyReceived(reply(250)) == .wait)
         #expect(machine.replyReceived(reply(550, "5.1.1 no such user")) == .wait)
-        #expect(machine.replyReceived(reply(250)) == .send(.data))
+        #expect(machine.replyReceived(reply(250)) == .wait)
         #expect(machine.replyReceived(reply(354)) == .sendMessageContent)
         guard case .transactionSucceeded(let result) = machine.replyReceived(reply(250, "2.0.0 queued")) else {
             Issue.record("expected success"); return
@@ -208,7 +208,8 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
         _ = machine.transactionRequested(try! SMTPEnvelope(sender: "u@qq.com", recipients: ["x@x.com", "y@x.com"]), size: 1)
         _ = machine.replyReceived(reply(250))
         _ = machine.replyReceived(reply(550, "5.1.1 unknown"))
-        #expect(machine.replyReceived(reply(550, "5.1.1 unknown")) == .send(.rset))
+        #expect(machine.replyReceived(reply(550, "5.1.1 unknown")) == .wait)
+        #expect(machine.replyReceived(reply(554, "5.5.1 no valid recipients")) == .send(.rset))
         guard case .transactionFailed(let error) = machine.replyReceived(reply(250)) else { Issue.record("expected failure"); return }
         #expect(error.classification == .recipientRejected)
         #expect(error.recipients.map(\.recipient) == ["x@x.com", "y@x.com"])
@@ -238,6 +239,20 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
         guard case .close(let error?) = machine.connectionClosed() else { Issue.record("expected close"); return }
         #expect(error.code == "smtp.no_reply_after_data")
         #expect(error.phase == .message)
+    }
+
+    @Test func dataOpenedWithoutValidRecipientsIsClosedEmptyAndReported() {
+        var machine = Self.ready()
+        _ = machine.transactionRequested(try! SMTPEnvelope(sender: "u@qq.com", recipients: ["x@x.com"]), size: 1)
+        _ = machine.replyReceived(reply(250))
+        _ = machine.replyReceived(reply(550, "5.1.1 unknown"))
+        #expect(machine.replyReceived(reply(354)) == .send(.endOfData))
+        guard case .transactionFailed(let error) = machine.replyReceived(reply(554, "no recipients")) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.classification == .recipientRejected)
+        #expect(machine.isReady)
     }
 
     @Test func limitsAreCheckedBeforeMail() {
@@ -270,7 +285,7 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
             machine.transactionRequested(envelope, size: 1)
                 == .sendPipelined([
                     .mail(from: "u@qq.com", parameters: ["SIZE=1", "RET=HDRS", "ENVID=id+2B1"]),
-                    .recipient(to: "a@x.com", parameters: ["NOTIFY=FAILURE,DELAY"]),
+                    .recipient(to: "a@x.com", parameters: ["NOTIFY=FAILURE,DELAY"]), .data,
                 ]))
     }
 

@@ -5,7 +5,9 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "mime":
     try MIMEBenchmark(arguments: Array(arguments.dropFirst())).run()
+case "smtp":
+    try await SMTPBenchmark(arguments: Array(arguments.dropFirst())).run()
 default:
-    FileHandle.standardError.write(Data("usage: herald-bench mime [--count N] [--python-count N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N]\n".utf8))
     exit(2)
 }

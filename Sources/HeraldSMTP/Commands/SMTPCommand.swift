@@ -17,6 +17,8 @@ public enum SMTPCommand: Hashable, Sendable {
     /// `RCPT TO:<address> params`.
     case recipient(to: String, parameters: [String])
     case data
+    /// The end-of-data line alone: closes a DATA the server opened when nothing may be sent.
+    case endOfData
     case rset
     case noop
     case quit
@@ -34,6 +36,7 @@ public enum SMTPCommand: Hashable, Sendable {
         case .mail(let from, let parameters): return (["MAIL FROM:<\(from)>"] + parameters).joined(separator: " ")
         case .recipient(let to, let parameters): return (["RCPT TO:<\(to)>"] + parameters).joined(separator: " ")
         case .data: return "DATA"
+        case .endOfData: return "."
         case .rset: return "RSET"
         case .noop: return "NOOP"
         case .quit: return "QUIT"

@@ -7,12 +7,24 @@ extension SMTPStateMachine {
         private(set) var mailReply: SMTPReply?
         private(set) var recipientReplies: [SMTPReply] = []
         private(set) var phase: SMTPError.Phase = .mail
+        /// Set when DATA was opened although MAIL or every RCPT had been refused.
+        private var abandoned: SMTPError?
+
+        /// The refusal of MAIL, or of every recipient, once their replies are in.
+        var envelopeError: SMTPError? {
+            if let mailReply, !mailReply.isPositive { return .rejected(mailReply, in: .mail) }
+            guard !recipientReplies.contains(where: \.isPositive) else { return nil }
+            var error = SMTPError.rejected(recipientReplies[0], in: .rcpt)
+            error.recipients = recipientResults
+            return error
+        }
 
         enum Step: Equatable {
             case send(SMTPCommand)
             case wait
             case sendData
             case sendContent
+            case sendEmptyContent
             case reset(SMTPError)
             case succeeded(SMTPDeliveryResult)
             case failed(SMTPError)
@@ -40,18 +52,26 @@ extension SMTPStateMachine {
                 if recipientReplies.count < envelope.recipients.count {
                     return pipelined ? .wait : .send(commands[recipientReplies.count + 1])
                 }
-                if let mailReply, !mailReply.isPositive { return .reset(.rejected(mailReply, in: .mail)) }
-                guard recipientReplies.contains(where: \.isPositive) else {
-                    var error = SMTPError.rejected(recipientReplies[0], in: .rcpt)
-                    error.recipients = recipientResults
-                    return .reset(error)
-                }
                 phase = .data
+                // With PIPELINING, DATA went in the same group (RFC 2920 3.1): its reply is next.
+                if pipelined { return .wait }
+                if let error = envelopeError { return .reset(error) }
                 return .sendData
             case .data:
-                guard reply.code == 354 else { return .reset(.rejected(reply, in: .data)) }
-                phase = .message
-                return .sendContent
+                if reply.code == 354 {
+                    if let error = envelopeError {
+                        // A server that opened DATA with no valid recipient gets an empty message
+                        // end, and the transaction is reported as refused.
+                        phase = .message
+                        abandoned = error
+                        return .sendEmptyContent
+                    }
+                    phase = .message
+                    return .sendContent
+                }
+                return .reset(envelopeError ?? .rejected(reply, in: .data))
+            case .message where abandoned != nil:
+                return .failed(abandoned!)
             case .message:
                 guard reply.isPositive else {
                     var error = SMTPError.rejected(reply, in: .message)
@@ -103,7 +123,7 @@ extension SMTPStateMachine {
             + envelope.recipients.map { SMTPCommand.recipient(to: $0, parameters: recipientParameters) }
         let transaction = Transaction(envelope: envelope, commands: commands, pipelined: capabilities.supportsPipelining)
         state = .transaction(transaction)
-        return transaction.pipelined ? .sendPipelined(commands) : .send(commands[0])
+        return transaction.pipelined ? .sendPipelined(commands + [.data]) : .send(commands[0])
     }
 
     mutating func afterTransactionStep(_ transaction: Transaction, _ step: Transaction.Step) -> Action {
@@ -120,6 +140,9 @@ extension SMTPStateMachine {
         case .sendContent:
             state = .transaction(transaction)
             return .sendMessageContent
+        case .sendEmptyContent:
+            state = .transaction(transaction)
+            return .send(.endOfData)
         case .reset(let error):
             // RSET leaves the session clean for the next message (RFC 5321 4.1.1.5).
             state = .resetting(error)
