@@ -73,7 +73,8 @@ indirect enum BodyTree {
 /// base64 output, every boundary has the same length (so none is a prefix of another), and 7bit
 /// parts are searched for the candidate before it is used.
 struct BoundaryMaker {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+    /// 64 `bchars` (RFC 2046 5.1.1), so each character takes exactly 6 random bits.
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.".utf8)
     private let plainContents: [[UInt8]]
     private var made: Set<String> = []
 
@@ -83,9 +84,14 @@ struct BoundaryMaker {
 
     mutating func make(using generator: inout some RandomNumberGenerator) -> String {
         while true {
+            // 28 characters from three 64-bit draws (168 bits): one random call per 10 characters,
+            // not one per character.
             var bytes: [UInt8] = Array("=_".utf8)
-            for _ in 0..<28 {
-                bytes.append(Self.alphabet[Int(generator.next(upperBound: UInt8(Self.alphabet.count)))])
+            var bits: UInt64 = 0
+            for index in 0..<28 {
+                if index % 10 == 0 { bits = generator.next() }
+                bytes.append(Self.alphabet[Int(bits & 63)])
+                bits >>= 6
             }
             let boundary = String(decoding: bytes, as: UTF8.self)
             if !made.contains(boundary) && !plainContents.contains(where: { $0.contains(subsequence: bytes) }) {
