@@ -220,6 +220,12 @@ import Testing
         }
     }
 
+    @Test func ehloHostNameWithALineBreakIsRefusedBeforeConnecting() async throws {
+        var client = SMTPClientConfiguration(host: "127.0.0.1", port: 1, security: .plaintext)
+        client.localHostname = "client.example\r\nRCPT TO:<x@evil.com>"
+        _ = await Self.expectError("smtp.invalid_argument") { _ = try await SMTPConnection.connect(client) }
+    }
+
     @Test func connectionRefusedIsANetworkError() async throws {
         let server = try await LiveTestServerTests.server()
         let port = server.port

@@ -289,6 +289,18 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
                 ]))
     }
 
+    @Test func dsnKeywordsAreValidated() {
+        var machine = Self.ready()
+        var envelope = try! SMTPEnvelope(sender: "u@qq.com", recipients: ["a@x.com"])
+        envelope.dsn = .init(notify: ["FAILURE ORCPT=rfc822;x@evil.com"])
+        guard case .transactionFailed(let error) = machine.transactionRequested(envelope, size: 1) else {
+            Issue.record("expected failure")
+            return
+        }
+        #expect(error.code == "smtp.invalid_argument")
+        #expect(machine.isReady)
+    }
+
     @Test func noopAndQuit() {
         var machine = Self.ready()
         #expect(machine.noopRequested() == .send(.noop))

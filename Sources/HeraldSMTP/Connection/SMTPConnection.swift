@@ -37,6 +37,12 @@ public final class SMTPConnection: Sendable {
         _ configuration: SMTPClientConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "herald.smtp")
     ) async throws -> SMTPConnection {
+        try SMTPCommand.checkArgument(configuration.localHostname, "the EHLO host name")
+        guard !configuration.localHostname.isEmpty, !configuration.localHostname.contains(" ") else {
+            throw SMTPError(
+                code: "smtp.invalid_argument", classification: .permanent, phase: .connect,
+                message: "the EHLO host name must be a domain or an address literal")
+        }
         let tlsContext = try makeTLSContext(configuration)
         let eventLoop = eventLoopGroup.next()
         let readyPromise = eventLoop.makePromise(of: SMTPSessionInfo.self)

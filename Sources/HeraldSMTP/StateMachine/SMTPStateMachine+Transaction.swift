@@ -113,6 +113,17 @@ extension SMTPStateMachine {
         if envelope.requiresSMTPUTF8 { mailParameters.append("SMTPUTF8") }
         if envelope.requires8BitMIME { mailParameters.append("BODY=8BITMIME") }
         var recipientParameters: [String] = []
+        if let dsn = envelope.dsn {
+            // RFC 3461 4.1 and 4.3: only these keywords; anything else could smuggle parameters.
+            let validNotify = dsn.notify.allSatisfy { ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains($0.uppercased()) }
+            let validReturn = dsn.returnContent.map { ["FULL", "HDRS"].contains($0.uppercased()) } ?? true
+            guard validNotify, validReturn else {
+                return .transactionFailed(
+                    SMTPError(
+                        code: "smtp.invalid_argument", classification: .permanent, phase: .mail,
+                        message: "DSN NOTIFY must be NEVER, SUCCESS, FAILURE or DELAY and RET must be FULL or HDRS"))
+            }
+        }
         if let dsn = envelope.dsn, capabilities.supportsDSN {
             if let ret = dsn.returnContent { mailParameters.append("RET=\(ret)") }
             if let id = dsn.envelopeID { mailParameters.append("ENVID=\(SMTPStateMachine.xtext(id))") }
