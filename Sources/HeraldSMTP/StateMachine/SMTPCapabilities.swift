@@ -21,9 +21,12 @@ public struct SMTPCapabilities: Hashable, Sendable {
         self.isLegacyHELO = false
     }
 
-    init(helo: Void) {
-        extensions = [:]
-        isLegacyHELO = true
+    /// A session opened with HELO: no extensions at all.
+    static let legacyHELO = SMTPCapabilities(extensions: [:], isLegacyHELO: true)
+
+    private init(extensions: [String: [String]], isLegacyHELO: Bool) {
+        self.extensions = extensions
+        self.isLegacyHELO = isLegacyHELO
     }
 
     public func supports(_ keyword: String) -> Bool { extensions[keyword.uppercased()] != nil }

@@ -117,7 +117,7 @@ struct SMTPStateMachine {
             return ehloReplied(reply, afterTLS: afterTLS)
         case .awaitingHELO:
             guard reply.isPositive else { return fail(.rejected(reply, in: .ehlo)) }
-            capabilities = SMTPCapabilities(helo: ())
+            capabilities = SMTPCapabilities.legacyHELO
             return helloCompleted()
         case .awaitingStartTLS:
             guard reply.code == 220 else {
@@ -249,7 +249,7 @@ struct SMTPStateMachine {
     private mutating func helloCompleted() -> Action {
         guard let credentials = configuration.credentials else {
             state = .ready
-            return .sessionReady(capabilities ?? SMTPCapabilities(helo: ()))
+            return .sessionReady(capabilities ?? SMTPCapabilities.legacyHELO)
         }
         guard tlsActive || configuration.allowPlaintextAuth else {
             return fail(
@@ -313,7 +313,7 @@ struct SMTPStateMachine {
 
     private mutating func authenticated() -> Action {
         state = .ready
-        return .sessionReady(capabilities ?? SMTPCapabilities(helo: ()))
+        return .sessionReady(capabilities ?? SMTPCapabilities.legacyHELO)
     }
 
     static func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
