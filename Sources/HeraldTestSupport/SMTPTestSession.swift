@@ -2,7 +2,6 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
-import NIOTLS
 
 /// One connection to `SMTPTestServer`: a small, strict SMTP server with faults on demand.
 final class SMTPTestSession: ChannelInboundHandler {
@@ -64,10 +63,6 @@ final class SMTPTestSession: ChannelInboundHandler {
             if line.hasSuffix("\r") { line.removeLast() }
             handle(line, context: context)
         }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -87,11 +87,9 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
                 }
                 run(action, context: context)
             }
-        } catch let error as SMTPError {
-            run(
-                machine.errorOccurred(
-                    SMTPError(code: error.code, classification: error.classification, phase: machine.phase, message: error.message)),
-                context: context)
+        } catch var error as SMTPError {
+            error.phase = machine.phase
+            run(machine.errorOccurred(error), context: context)
         } catch {
             run(
                 machine.errorOccurred(

@@ -27,7 +27,8 @@ public struct SMTPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A stable machine code, such as `smtp.tls_expected`.
     public let code: String
     public let classification: Classification
-    public let phase: Phase
+    /// Set by the session when an error is raised below it (a decoder does not know the phase).
+    public internal(set) var phase: Phase
     /// The server's reply, when there was one.
     public let reply: SMTPReply?
     /// What happened, in a sentence.

@@ -138,22 +138,13 @@ extension SMTPStateMachine {
     }
 
     mutating func afterTransactionStep(_ transaction: Transaction, _ step: Transaction.Step) -> Action {
+        state = .transaction(transaction)
         switch step {
-        case .send(let command):
-            state = .transaction(transaction)
-            return .send(command)
-        case .wait:
-            state = .transaction(transaction)
-            return .wait
-        case .sendData:
-            state = .transaction(transaction)
-            return .send(.data)
-        case .sendContent:
-            state = .transaction(transaction)
-            return .sendMessageContent
-        case .sendEmptyContent:
-            state = .transaction(transaction)
-            return .send(.endOfData)
+        case .send(let command): return .send(command)
+        case .wait: return .wait
+        case .sendData: return .send(.data)
+        case .sendContent: return .sendMessageContent
+        case .sendEmptyContent: return .send(.endOfData)
         case .reset(let error):
             // RSET leaves the session clean for the next message (RFC 5321 4.1.1.5).
             state = .resetting(error)
