@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .target(
@@ -38,7 +41,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "HeraldStore", dependencies: ["HeraldMIME"]),
+        .target(
+            name: "HeraldStore",
+            dependencies: [
+                "HeraldMIME",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "HeraldDelivery", dependencies: ["HeraldMIME", "HeraldSMTP", "HeraldStore"]),
         .target(name: "HeraldAPI", dependencies: ["HeraldDelivery", "HeraldStore", "HeraldMIME"]),
         .executableTarget(
@@ -59,11 +75,26 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // A small program the store's crash and multi-process tests run and kill.
+        .executableTarget(
+            name: "herald-store-probe",
+            dependencies: [
+                "HeraldStore", "HeraldTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/StoreProbe"
         ),
         .executableTarget(
             name: "herald-bench",
-            dependencies: ["HeraldMIME", "HeraldSMTP"],
+            dependencies: [
+                "HeraldMIME", "HeraldSMTP", "HeraldStore", "HeraldTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/Sources/herald-bench"
         ),
         .testTarget(
@@ -83,6 +114,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "HeraldStoreTests",
+            dependencies: [
+                "HeraldStore", "HeraldTestSupport", "herald-store-probe",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ]
         ),
         .testTarget(

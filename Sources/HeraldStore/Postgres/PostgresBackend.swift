@@ -1,0 +1,233 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+
+/// PostgreSQL under `SQLStore`, through postgres-nio's `PostgresClient` pool.
+///
+/// Claims lock rows with `FOR UPDATE SKIP LOCKED`, so any number of processes share one queue;
+/// an enqueue sends `NOTIFY herald_queue` on commit and `run()` keeps one connection listening,
+/// so idle workers anywhere wake at once (they also poll, in case a notification is missed).
+public final class PostgresBackend: SQLBackend {
+    public struct Configuration: Sendable {
+        public var client: PostgresClient.Configuration
+        /// How long a transaction keeps retrying serialisation failures and deadlocks.
+        public var retryDeadline: Duration
+
+        public init(client: PostgresClient.Configuration, retryDeadline: Duration = .seconds(30)) {
+            self.client = client
+            self.retryDeadline = retryDeadline
+        }
+
+        /// From a URL: `postgres://user:password@host:port/database?sslmode=disable|prefer|require&pool_size=N&search_path=S`.
+        /// The error never repeats the URL, which may hold a password.
+        public init(url: String) throws {
+            guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+                let host = components.host, !host.isEmpty
+            else {
+                throw StoreError(.configuration, "the database URL must look like postgres://user:password@host:5432/database")
+            }
+            let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+            let tls: PostgresClient.Configuration.TLS
+            switch query["sslmode"] ?? "prefer" {
+            case "disable": tls = .disable
+            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+            default: throw StoreError(.configuration, "sslmode must be disable, prefer or require")
+            }
+            let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+            var client = PostgresClient.Configuration(
+                host: host, port: components.port ?? 5432, username: components.user?.removingPercentEncoding ?? "postgres",
+                password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: tls)
+            if let size = query["pool_size"].flatMap(Int.init), size > 0 { client.options.maximumConnections = size }
+            if let schema = query["search_path"], !schema.isEmpty {
+                client.options.additionalStartupParameters.append(("search_path", schema))
+            }
+            self.init(client: client)
+        }
+    }
+
+    public let dialect = SQLDialect.postgres
+    static let channel = "herald_queue"
+    let client: PostgresClient
+    let configuration: Configuration
+    let logger: Logger
+    private let signal = WorkSignal()
+
+    public init(_ configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        self.client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool and the notification listener until cancelled or shut down.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listen() }
+            let (stopped, stop) = AsyncStream<Void>.makeStream()
+            await withGracefulShutdownHandler {
+                for await _ in stopped {}
+            } onGracefulShutdown: {
+                stop.finish()
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Keeps a LISTEN open, reconnecting after failures, until cancelled.
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        for try await _ in notifications { self.signal.fire() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("the PostgreSQL notification listener failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + configuration.retryDeadline
+        while true {
+            do {
+                return try await mapErrors {
+                    try await client.withTransaction(logger: logger) { connection in
+                        try await body(Connection(connection: connection, logger: logger))
+                    }
+                }
+            } catch let error as Retry {
+                guard clock.now < giveUp else { throw error.underlying }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        do {
+            return try await mapErrors {
+                try await client.withConnection { connection in try await body(Connection(connection: connection, logger: logger)) }
+            }
+        } catch let error as Retry {
+            throw error.underlying
+        }
+    }
+
+    public func notifyWork(on connection: any SQLConnection) async throws {
+        try await connection.query("SELECT pg_notify('\(Self.channel)', '')", [])
+    }
+
+    public func waitForWork(timeout: Duration) async {
+        await signal.wait(timeout: timeout)
+    }
+
+    /// A transaction to run again, with the error to give if the deadline passes.
+    private struct Retry: Error {
+        var underlying: StoreError
+    }
+
+    /// postgres-nio's errors become `StoreError`s (or a `Retry`); the details go to the log.
+    private func mapErrors<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch let error as PostgresTransactionError {
+            // The body's own error (a StoreError) comes back as it was thrown.
+            guard let cause = error.closureError ?? error.commitError ?? error.beginError else { throw error }
+            if let storeError = cause as? StoreError { throw storeError }
+            if let psqlError = cause as? PSQLError { throw map(psqlError) }
+            throw cause
+        } catch let error as PSQLError {
+            throw map(error)
+        }
+    }
+
+    private func map(_ error: PSQLError) -> any Error {
+        let state = error.serverInfo?[.sqlState]
+        switch state {
+        case "23505":
+            return StoreError(.alreadyExists, "a record with the same unique key exists")
+        case "40001", "40P01":
+            return Retry(underlying: StoreError(.unavailable, "PostgreSQL kept aborting the transaction (serialisation failures)"))
+        case .some(let state):
+            logger.error("PostgreSQL refused a statement", metadata: ["error": "\(String(reflecting: error))"])
+            return StoreError(.database, "the database refused a statement (SQLSTATE \(state)); see the log")
+        case nil:
+            logger.error("PostgreSQL is unreachable", metadata: ["error": "\(String(reflecting: error))"])
+            return StoreError(.unavailable, "PostgreSQL could not be reached")
+        }
+    }
+
+    /// A connection as `SQLStore` sees it: `?` placeholders become `$1, $2, ...`.
+    struct Connection: SQLConnection {
+        let connection: PostgresConnection
+        let logger: Logger
+
+        func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+            var bindings = PostgresBindings(capacity: binds.count)
+            for value in binds {
+                switch value {
+                case .null: bindings.appendNull()
+                case .integer(let value): bindings.append(value)
+                case .real(let value): bindings.append(value)
+                case .text(let value): bindings.append(value)
+                case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
+                case .bool(let value): bindings.append(value)
+                }
+            }
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger)
+            var result: [SQLRow] = []
+            for try await row in rows {
+                result.append(SQLRow(columns: row.map { ($0.columnName, Self.value($0)) }))
+            }
+            return result
+        }
+
+        /// Replaces each `?` outside string literals with `$n`.
+        static func numbered(_ sql: String) -> String {
+            var out = ""
+            out.reserveCapacity(sql.utf8.count + 16)
+            var number = 0
+            var inLiteral = false
+            for character in sql {
+                if character == "'" { inLiteral.toggle() }
+                if character == "?" && !inLiteral {
+                    number += 1
+                    out += "$\(number)"
+                } else {
+                    out.append(character)
+                }
+            }
+            return out
+        }
+
+        static func value(_ cell: PostgresCell) -> SQLValue {
+            guard cell.bytes != nil else { return .null }
+            switch cell.dataType {
+            case .int8: return (try? cell.decode(Int64.self)).map { .integer($0) } ?? .null
+            case .int4: return (try? cell.decode(Int32.self)).map { .integer(Int64($0)) } ?? .null
+            case .int2: return (try? cell.decode(Int16.self)).map { .integer(Int64($0)) } ?? .null
+            case .bool: return (try? cell.decode(Bool.self)).map { .bool($0) } ?? .null
+            case .float8, .float4: return (try? cell.decode(Double.self)).map { .real($0) } ?? .null
+            case .numeric: return (try? cell.decode(Decimal.self)).map { .real(NSDecimalNumber(decimal: $0).doubleValue) } ?? .null
+            case .bytea: return (try? cell.decode(ByteBuffer.self)).map { .blob(Array($0.readableBytesView)) } ?? .null
+            default: return (try? cell.decode(String.self)).map { .text($0) } ?? .null
+            }
+        }
+    }
+}
+
+extension SQLStore where Backend == PostgresBackend {
+    /// A PostgreSQL store from a `postgres://` URL. Run it (`run()`) while it is used, and
+    /// `migrate()` before first use.
+    public convenience init(url: String, secretKey: SecretKey, options: StoreOptions = StoreOptions(), logger: Logger) throws {
+        let backend = PostgresBackend(try PostgresBackend.Configuration(url: url), logger: logger)
+        self.init(backend: backend, secretKey: secretKey, options: options, logger: logger)
+    }
+}

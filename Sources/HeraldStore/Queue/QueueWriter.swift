@@ -1,0 +1,331 @@
+import Foundation
+
+/// The batched writes behind `Store.enqueue` and `Store.settle`: each call commits a whole
+/// group in one transaction and answers every member.
+struct QueueWriter<Backend: SQLBackend>: Sendable {
+    let backend: Backend
+    let queries: Queries
+    let options: StoreOptions
+
+    /// Commits the batch together; if that fails and the batch has several members, commits each
+    /// alone, so that one bad message cannot fail the others.
+    func commit(enqueues batch: [NewMessage]) async -> [Result<EnqueueResult, any Error>] {
+        do {
+            return try await backend.write { try await insert(batch, on: $0) }
+        } catch {
+            guard batch.count > 1 else { return [.failure(error)] }
+            var results: [Result<EnqueueResult, any Error>] = []
+            for message in batch {
+                do { results += try await backend.write { try await insert([message], on: $0) } } catch { results.append(.failure(error)) }
+            }
+            return results
+        }
+    }
+
+    func commit(settlements batch: [Settlement]) async -> [Result<MessageRecord, any Error>] {
+        do {
+            return try await backend.write { try await settle(batch, on: $0) }
+        } catch {
+            return Array(repeating: .failure(error), count: batch.count)
+        }
+    }
+
+    // MARK: Enqueue
+
+    private struct IdempotencyScope: Hashable {
+        var scope: Int64
+        var key: String
+    }
+
+    private func insert(_ batch: [NewMessage], on connection: any SQLConnection) async throws -> [Result<EnqueueResult, any Error>] {
+        var results = [Result<EnqueueResult, any Error>?](repeating: nil, count: batch.count)
+        // Idempotency keys already stored decide some members before anything is inserted.
+        var firstInBatch: [IdempotencyScope: Int] = [:]
+        var followers: [Int: Int] = [:]  // a later member with the same key -> the first one
+        let keyed = batch.indices.compactMap { index in batch[index].idempotency.map { (index, $0) } }
+        if !keyed.isEmpty {
+            let known = try await storedKeys(Set(keyed.map(\.1.key)), on: connection)
+            for (index, idempotency) in keyed {
+                let scope = IdempotencyScope(scope: batch[index].apiKeyID ?? 0, key: idempotency.key)
+                if let stored = known[scope] {
+                    results[index] = try await resolve(idempotency, against: stored, on: connection)
+                } else if let first = firstInBatch[scope] {
+                    followers[index] = first
+                } else {
+                    firstInBatch[scope] = index
+                }
+            }
+        }
+        let toInsert = batch.indices.filter { results[$0] == nil && followers[$0] == nil }
+        var inserted: [Int: MessageRecord] = [:]
+        let chunkSize = 400
+        for start in stride(from: 0, to: toInsert.count, by: chunkSize) {
+            let chunk = Array(toInsert[start..<min(start + chunkSize, toInsert.count)])
+            for (index, record) in try await insertMessages(chunk.map { batch[$0] }, indices: chunk, on: connection) {
+                inserted[index] = record
+            }
+        }
+        try await insertRecipientsAndTags(inserted.map { (batch[$0.key], $0.value.id) }, on: connection)
+        // Claim the idempotency keys. On PostgreSQL another process may have taken one since the
+        // lookup above: then its message wins and ours is taken back, inside this transaction.
+        for (scope, index) in firstInBatch {
+            guard let record = inserted[index], let idempotency = batch[index].idempotency else { continue }
+            let claimed = try await connection.query(
+                queries.dialect.render(
+                    """
+                    INSERT INTO idempotency_keys (scope, idem_key, request_hash, message_id, created_at)
+                    VALUES (?, ?, ?, ?, {now}) ON CONFLICT (scope, idem_key) DO NOTHING RETURNING scope
+                    """),
+                [.integer(scope.scope), .text(scope.key), .text(idempotency.requestHash), .integer(record.id)])
+            if claimed.isEmpty {
+                try await removeMessage(record.id, on: connection)
+                inserted[index] = nil
+                let stored = try await storedKeys([scope.key], on: connection)[scope]
+                results[index] = try await resolve(idempotency, against: stored, on: connection)
+            } else {
+                results[index] = .success(.created(record))
+            }
+        }
+        for (index, record) in inserted where results[index] == nil { results[index] = .success(.created(record)) }
+        for (index, first) in followers {
+            results[index] = followerResult(batch[index].idempotency, first: batch[first].idempotency, firstResult: results[first])
+        }
+        if !inserted.isEmpty { try await backend.notifyWork(on: connection) }
+        return results.map { $0 ?? .failure(StoreError(.database, "a message was left without a result")) }
+    }
+
+    private struct StoredKey {
+        var requestHash: String
+        var messageID: Int64
+    }
+
+    /// Live (unexpired) idempotency keys among `keys`, by scope.
+    private func storedKeys(_ keys: Set<String>, on connection: any SQLConnection) async throws -> [IdempotencyScope: StoredKey] {
+        let keys = Array(keys)
+        let rows = try await connection.query(
+            queries.dialect.render(
+                """
+                SELECT scope, idem_key, request_hash, message_id FROM idempotency_keys
+                WHERE idem_key IN (\(Queries.placeholders(keys.count))) AND created_at >= {now} - ?
+                """),
+            keys.map { .text($0) } + [.integer(SQLTime.micros(options.idempotencyRetention))])
+        var stored: [IdempotencyScope: StoredKey] = [:]
+        for row in rows {
+            stored[IdempotencyScope(scope: try row.int("scope"), key: try row.text("idem_key"))] =
+                StoredKey(requestHash: try row.text("request_hash"), messageID: try row.int("message_id"))
+        }
+        // An expired key is forgotten now, so that it can be used again.
+        try await connection.query(
+            queries.dialect.render(
+                "DELETE FROM idempotency_keys WHERE idem_key IN (\(Queries.placeholders(keys.count))) AND created_at < {now} - ?"),
+            keys.map { .text($0) } + [.integer(SQLTime.micros(options.idempotencyRetention))])
+        return stored
+    }
+
+    private func resolve(
+        _ idempotency: Idempotency, against stored: StoredKey?, on connection: any SQLConnection
+    ) async throws
+        -> Result<EnqueueResult, any Error>
+    {
+        guard let stored else { return .failure(StoreError(.database, "an idempotency key vanished while it was being used")) }
+        guard stored.requestHash == idempotency.requestHash else { return .failure(Self.conflict) }
+        let rows = try await connection.query("SELECT \(Queries.messageColumns) FROM messages WHERE id = ?", [.integer(stored.messageID)])
+        guard let row = rows.first else { return .failure(StoreError(.notFound, "the original message of this idempotency key is gone")) }
+        return .success(.duplicate(try row.messageRecord()))
+    }
+
+    private func followerResult(
+        _ mine: Idempotency?, first: Idempotency?, firstResult: Result<EnqueueResult, any Error>?
+    )
+        -> Result<EnqueueResult, any Error>
+    {
+        guard mine?.requestHash == first?.requestHash else { return .failure(Self.conflict) }
+        switch firstResult {
+        case .success(let result): return .success(.duplicate(result.message))
+        case .failure(let error): return .failure(error)
+        case nil: return .failure(StoreError(.database, "a message was left without a result"))
+        }
+    }
+
+    private static var conflict: StoreError {
+        StoreError(
+            .idempotencyConflict, "this Idempotency-Key was already used with a different request; use a new key for a new request")
+    }
+
+    private static var insertColumns: String {
+        """
+        uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
+        bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account, status,
+        priority, send_at, expires_at, attempts, max_attempts, next_attempt_at, tags, metadata, created_at, updated_at
+        """
+    }
+
+    private func insertMessages(
+        _ messages: [NewMessage], indices: [Int], on connection: any SQLConnection
+    ) async throws -> [Int: MessageRecord] {
+        let row =
+            "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            + "CASE WHEN CAST(? AS BIGINT) > {now} THEN 'scheduled' ELSE 'pending' END, "
+            + "?, CAST(? AS BIGINT), CAST(? AS BIGINT), 0, ?, COALESCE(CAST(? AS BIGINT), {now}), ?, ?, {now}, {now})"
+        let sql = queries.dialect.render(
+            "INSERT INTO messages (\(Self.insertColumns)) VALUES "
+                + Array(repeating: row, count: messages.count).joined(separator: ", ")
+                + " RETURNING uid, \(Queries.messageColumns)")
+        var binds: [SQLValue] = []
+        binds.reserveCapacity(messages.count * 23)
+        var indexByUID: [String: Int] = [:]
+        for (message, index) in zip(messages, indices) {
+            let uid = UUID().uuidString
+            indexByUID[uid] = index
+            let sendAt = SQLValue(message.sendAt)
+            binds += [
+                .text(uid), SQLValue(message.requestID), SQLValue(message.apiKeyID), SQLValue(message.idempotency?.key),
+                .text(message.channel), .text(message.from), .text(JSONText.encode(message.to)),
+                .text(JSONText.encode(message.cc)), .text(JSONText.encode(message.bcc)), SQLValue(message.subject),
+                SQLValue(message.templateCode), SQLValue(message.templateVariables), .blob(message.mime),
+                SQLValue(message.messageIDHeader), SQLValue(message.fromAccount), sendAt,
+                .integer(Int64(message.priority)), sendAt, SQLValue(message.expiresAt), .integer(Int64(message.maxAttempts)),
+                sendAt, .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
+            ]
+        }
+        var records: [Int: MessageRecord] = [:]
+        for row in try await connection.query(sql, binds) {
+            guard let index = indexByUID[try row.text("uid")] else { continue }
+            records[index] = try row.messageRecord()
+        }
+        guard records.count == messages.count else { throw StoreError(.database, "the database did not return every inserted message") }
+        return records
+    }
+
+    /// Index rows for filtering by recipient and tag.
+    private func insertRecipientsAndTags(_ messages: [(NewMessage, Int64)], on connection: any SQLConnection) async throws {
+        var recipients: [SQLValue] = []
+        var tags: [SQLValue] = []
+        for (message, id) in messages {
+            for (kind, addresses) in [("to", message.to), ("cc", message.cc), ("bcc", message.bcc)] {
+                for address in addresses { recipients += [.integer(id), .text(kind), .text(address.lowercased())] }
+            }
+            for tag in Set(message.tags) { tags += [.integer(id), .text(tag)] }
+        }
+        for chunk in recipients.chunked(by: 3 * 3000) {
+            try await connection.query(
+                "INSERT INTO message_recipients (message_id, kind, address) VALUES "
+                    + Queries.valuesList(rows: chunk.count / 3, cells: ["?", "?", "?"]),
+                chunk)
+        }
+        for chunk in tags.chunked(by: 2 * 3000) {
+            try await connection.query(
+                "INSERT INTO message_tags (message_id, tag) VALUES " + Queries.valuesList(rows: chunk.count / 2, cells: ["?", "?"]), chunk)
+        }
+    }
+
+    private func removeMessage(_ id: Int64, on connection: any SQLConnection) async throws {
+        for table in ["message_recipients", "message_tags"] {
+            try await connection.query("DELETE FROM \(table) WHERE message_id = ?", [.integer(id)])
+        }
+        try await connection.query("DELETE FROM messages WHERE id = ?", [.integer(id)])
+    }
+
+    // MARK: Settle
+
+    private func settle(_ batch: [Settlement], on connection: any SQLConnection) async throws -> [Result<MessageRecord, any Error>] {
+        let cells = [
+            "CAST(? AS BIGINT)", "CAST(? AS TEXT)", "CAST(? AS TEXT)", "CAST(? AS BIGINT)", "CAST(? AS BIGINT)",
+            "CAST(? AS TEXT)", "CAST(? AS TEXT)", "CAST(? AS TEXT)",
+        ]
+        let sql = queries.dialect.render(
+            """
+            WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (
+                VALUES \(Queries.valuesList(rows: batch.count, cells: cells)))
+            UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
+                next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
+                lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+                account_id = COALESCE(c.account_id, messages.account_id),
+                error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
+                sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
+            FROM c
+            WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+            RETURNING \(Queries.qualifiedMessageColumns)
+            """)
+        var binds: [SQLValue] = []
+        for settlement in batch {
+            let report = settlement.report
+            let (status, delay): (MessageStatus, Int64?) =
+                switch settlement.kind {
+                case .delivered: (.success, nil)
+                case .retry(let after): (.retrying, SQLTime.micros(after))
+                case .failed: (.failed, nil)
+                }
+            let succeeded = status == .success
+            binds += [
+                .integer(settlement.lease.messageID), .text(settlement.lease.token), .text(status.rawValue), SQLValue(delay),
+                SQLValue(report.accountID), succeeded ? .null : SQLValue(report.errorCode),
+                succeeded ? .null : SQLValue(report.errorMessage), SQLValue(report.reply),
+            ]
+        }
+        var settled: [Int64: MessageRecord] = [:]
+        for row in try await connection.query(sql, binds) {
+            let record = try row.messageRecord()
+            settled[record.id] = record
+        }
+        var attempts: [SQLValue] = []
+        var events: [SQLValue] = []
+        for settlement in batch {
+            guard let record = settled[settlement.lease.messageID] else { continue }
+            let report = settlement.report
+            let outcome: AttemptOutcome =
+                if report.ambiguous { .ambiguous } else {
+                    switch settlement.kind {
+                    case .delivered: .success
+                    case .retry: .retry
+                    case .failed: .failed
+                    }
+                }
+            attempts += [
+                .integer(record.id), .integer(Int64(record.attempts)), .text(outcome.rawValue), SQLValue(report.accountID),
+                SQLValue(report.startedAt), SQLValue(report.errorClass), SQLValue(report.errorCode), SQLValue(report.errorMessage),
+                SQLValue(report.smtpCode), SQLValue(report.enhancedCode), SQLValue(report.reply), .text(Self.encode(report.recipients)),
+            ]
+            if record.status == .failed {
+                events += [
+                    .text("message.failed"), .integer(record.id), SQLValue(report.accountID),
+                    .text(JSONText.encode(["error_code": report.errorCode ?? "", "error_class": report.errorClass ?? ""])),
+                ]
+            }
+        }
+        if !attempts.isEmpty {
+            try await connection.query(
+                queries.dialect.render(
+                    """
+                    INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,
+                        error_code, error_message, smtp_code, enhanced_code, reply, recipients)
+                    VALUES \(Queries.valuesList(rows: attempts.count / 12, cells: ["?", "?", "?", "?", "?", "{now}", "?", "?", "?", "?", "?", "?", "?"]))
+                    """),
+                attempts)
+        }
+        if !events.isEmpty {
+            try await connection.query(
+                queries.dialect.render(
+                    "INSERT INTO events (kind, message_id, account_id, data, created_at) VALUES "
+                        + Queries.valuesList(rows: events.count / 4, cells: ["?", "?", "?", "?", "{now}"])),
+                events)
+        }
+        return batch.map { settlement in
+            if let record = settled[settlement.lease.messageID] { return .success(record) }
+            return .failure(
+                StoreError(.leaseLost, "message \(settlement.lease.messageID) is no longer held by this lease; its state was not changed"))
+        }
+    }
+
+    static func encode(_ recipients: [RecipientOutcome]) -> String {
+        guard !recipients.isEmpty, let data = try? JSONEncoder().encode(recipients) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(by size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

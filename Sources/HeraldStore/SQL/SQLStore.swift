@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+
+/// The embedded store: one SQLite file (see `SQLiteBackend`).
+public typealias SQLiteStore = SQLStore<SQLiteBackend>
+/// The shared store: PostgreSQL, for many processes on many machines (see `PostgresBackend`).
+public typealias PostgresStore = SQLStore<PostgresBackend>
+
+/// Settings every store takes.
+public struct StoreOptions: Sendable {
+    /// How long an idempotency key is remembered. At least 24 hours, as clients expect.
+    public var idempotencyRetention: Duration
+    /// The most writes one group commit carries.
+    public var maxBatch: Int
+
+    public init(idempotencyRetention: Duration = .seconds(48 * 3600), maxBatch: Int = 500) {
+        self.idempotencyRetention = max(idempotencyRetention, .seconds(24 * 3600))
+        self.maxBatch = max(1, maxBatch)
+    }
+}
+
+/// Herald's `Store`, written once over a `SQLBackend`; `SQLiteStore` and `PostgresStore` are it.
+public final class SQLStore<Backend: SQLBackend>: Store {
+    let backend: Backend
+    let secretKey: SecretKey
+    let options: StoreOptions
+    let logger: Logger
+    let queries: Queries
+    let enqueues: GroupCommitter<NewMessage, EnqueueResult>
+    let settlements: GroupCommitter<Settlement, MessageRecord>
+
+    /// A store over `backend`, sealing account secrets with `secretKey`.
+    public init(backend: Backend, secretKey: SecretKey, options: StoreOptions = StoreOptions(), logger: Logger) {
+        self.backend = backend
+        self.secretKey = secretKey
+        self.options = options
+        self.logger = logger
+        let queries = Queries(dialect: backend.dialect)
+        self.queries = queries
+        let writer = QueueWriter(backend: backend, queries: queries, options: options)
+        self.enqueues = GroupCommitter(maxBatch: options.maxBatch) { await writer.commit(enqueues: $0) }
+        self.settlements = GroupCommitter(maxBatch: options.maxBatch) { await writer.commit(settlements: $0) }
+    }
+
+    /// Runs the backend's background work until cancelled or shut down gracefully.
+    public func run() async throws {
+        try await backend.run()
+    }
+
+    // MARK: Schema
+
+    public func migrate() async throws -> [Int] {
+        let dialect = backend.dialect
+        return try await backend.write { connection in
+            for statement in dialect.migrationLock { try await connection.query(statement, []) }
+            try await connection.query(dialect.render(Migrations.bookkeeping), [])
+            let applied = Set(try await connection.query("SELECT version FROM schema_migrations", []).map { try $0.int("version") })
+            if let newest = applied.max(), newest > Migrations.all.last?.version ?? 0 {
+                throw StoreError(.schemaMismatch, "the database has schema version \(newest), newer than this Herald knows; upgrade Herald")
+            }
+            var ran: [Int] = []
+            for migration in Migrations.all where !applied.contains(Int64(migration.version)) {
+                for statement in migration.statements { try await connection.query(dialect.render(statement), []) }
+                try await connection.query(
+                    dialect.render("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, {now})"),
+                    [.integer(Int64(migration.version)), .text(migration.name)])
+                ran.append(migration.version)
+            }
+            return ran
+        }
+    }
+
+    public func appliedMigrations() async throws -> [Int] {
+        let dialect = backend.dialect
+        return try await backend.write { connection in
+            try await connection.query(dialect.render(Migrations.bookkeeping), [])
+            return try await connection.query("SELECT version FROM schema_migrations ORDER BY version", []).map {
+                Int(try $0.int("version"))
+            }
+        }
+    }
+
+    public func waitForWork(timeout: Duration) async {
+        await backend.waitForWork(timeout: timeout)
+    }
+}
+
+/// Exposes how many group commits a store made (for tests and benchmarks).
+protocol GroupCommitting {
+    var enqueueBatches: Int { get }
+}
+
+extension SQLStore: GroupCommitting {
+    var enqueueBatches: Int { enqueues.batchesCommitted }
+}

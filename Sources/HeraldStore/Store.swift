@@ -1,0 +1,109 @@
+import Foundation
+import ServiceLifecycle
+
+/// Herald's durable records and the delivery queue (DESIGN.md sections 3 and 4).
+///
+/// Every write is a transaction that has committed (and, with the default settings, reached the
+/// disk) before the call returns. Lease and schedule times are measured on the database's clock.
+/// A store is a `Service`: run it (or its `ServiceGroup`) while it is used; PostgreSQL's
+/// connection pool and notifications live in `run()`.
+public protocol Store: Service {
+    // MARK: Schema
+
+    /// Applies the numbered migrations not yet applied; returns their versions. Safe to run from
+    /// several processes at once: they take turns.
+    @discardableResult func migrate() async throws -> [Int]
+    /// The applied migration versions, oldest first.
+    func appliedMigrations() async throws -> [Int]
+
+    // MARK: Messages and the queue
+
+    /// Stores a message. Concurrent calls share one transaction (group commit); each returns only
+    /// after its own row committed. With an idempotency key the same request returns the original
+    /// message (`.duplicate`); a different request under the same key throws `idempotencyConflict`.
+    func enqueue(_ message: NewMessage) async throws -> EnqueueResult
+    /// The message with this id, or `nil`.
+    func message(id: Int64) async throws -> MessageRecord?
+    /// The exact bytes stored for the message, or `nil`.
+    func messageBytes(id: Int64) async throws -> [UInt8]?
+    /// The message's attempts, oldest first.
+    func attempts(messageID: Int64) async throws -> [AttemptRecord]
+    /// Messages matching `filter`, newest first, `limit` per page; pass the last page's cursor.
+    func messages(matching filter: MessageFilter, limit: Int, cursor: String?) async throws -> MessagePage
+    /// Cancels a message that is pending, scheduled or retrying; throws `invalidState` otherwise.
+    func cancel(messageID: Int64) async throws -> MessageRecord
+
+    /// Claims up to `limit` messages that are due, lowest priority value first, then oldest due,
+    /// skipping scheduled, cancelled and expired ones. Each is `sending` under a lease held by
+    /// `owner` for `lease`; no two claimers ever hold the same message.
+    func claim(limit: Int, owner: String, lease: Duration) async throws -> [ClaimedMessage]
+    /// Extends the leases still held by their tokens; returns the ids still held.
+    func extendLeases(_ leases: [Lease], by duration: Duration) async throws -> Set<Int64>
+    /// Records the attempt and moves the message on (success, retrying, failed). Throws
+    /// `leaseLost`, changing nothing, unless the lease is still current.
+    func settle(_ settlement: Settlement) async throws -> MessageRecord
+    /// Gives messages back without spending an attempt (graceful shutdown); returns those released.
+    @discardableResult func release(_ leases: [Lease]) async throws -> Set<Int64>
+    /// Periodic upkeep: reclaims expired leases (recording a `lease_expired` attempt, failing the
+    /// message once out of attempts), fails unsent messages past `expires_at`, and forgets
+    /// idempotency keys past their retention.
+    func sweep() async throws -> SweepResult
+    /// Returns when work may have arrived (a commit in this process, or a PostgreSQL
+    /// notification from another) or after `timeout`, whichever is first.
+    func waitForWork(timeout: Duration) async
+
+    // MARK: Statistics
+
+    /// Counts over the last `window`.
+    func stats(window: Duration) async throws -> DeliveryStats
+
+    // MARK: Accounts
+
+    /// Creates an account; throws `alreadyExists` for a taken name.
+    func createAccount(_ settings: AccountSettings, password: PasswordChange) async throws -> AccountRecord
+    func account(id: Int64) async throws -> AccountRecord?
+    func account(named name: String) async throws -> AccountRecord?
+    /// All accounts, by priority then id.
+    func accounts() async throws -> [AccountRecord]
+    /// Replaces an account's settings; the breaker state is kept.
+    func updateAccount(id: Int64, _ settings: AccountSettings, password: PasswordChange) async throws -> AccountRecord
+    /// Writes the breaker and error fields.
+    func updateAccountHealth(id: Int64, _ update: AccountHealthUpdate) async throws -> AccountRecord
+    /// Deletes an account; its messages keep their history.
+    func deleteAccount(id: Int64) async throws
+    /// The account's password, opened. Only for the delivery code that logs in with it.
+    @_spi(Delivery) func accountPassword(id: Int64) async throws -> String?
+
+    // MARK: Templates
+
+    /// Creates or replaces the template for its code, channel and locale; the version grows.
+    func saveTemplate(_ content: TemplateContent) async throws -> TemplateRecord
+    /// The template for `locale`, falling back to the language (`zh` for `zh-CN`) and then the
+    /// default locale `""`.
+    func template(code: String, channel: String, locale: String) async throws -> TemplateRecord?
+    func templates() async throws -> [TemplateRecord]
+    /// Deletes every locale of a template, or one; returns how many were deleted.
+    @discardableResult func deleteTemplate(code: String, channel: String, locale: String?) async throws -> Int
+
+    // MARK: API keys
+
+    /// Stores a key's hash; the key itself is never stored.
+    func createAPIKey(name: String, prefix: String, hash: String, scopes: Set<APIKeyScope>) async throws -> APIKeyRecord
+    /// The live (not revoked) key with this hash, or `nil`.
+    func apiKey(hash: String) async throws -> APIKeyRecord?
+    func apiKeys() async throws -> [APIKeyRecord]
+    func revokeAPIKey(id: Int64) async throws
+
+    // MARK: Events and suppressions
+
+    @discardableResult func appendEvent(
+        kind: String, messageID: Int64?, accountID: Int64?, data: [String: String]
+    ) async throws
+        -> EventRecord
+    /// Events after `id`, oldest first.
+    func events(after id: Int64, limit: Int) async throws -> [EventRecord]
+    func suppress(address: String, reason: String, source: String?) async throws
+    func unsuppress(address: String) async throws
+    /// The suppressions among `addresses`.
+    func suppressions(among addresses: [String]) async throws -> [SuppressionRecord]
+}

@@ -1,0 +1,67 @@
+import Foundation
+import HeraldTestSupport
+import Testing
+
+@testable import HeraldStore
+
+@Suite("Templates, API keys, events and suppressions")
+struct CatalogTests {
+    @Test(arguments: StoreBackendKind.allCases)
+    func templatesVersionAndFallBackByLocale(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let first = try await store.saveTemplate(TemplateContent(code: "test_email", subject: "Notice - {{timestamp}}", text: "v1"))
+            #expect(first.version == 1)
+            let second = try await store.saveTemplate(
+                TemplateContent(code: "test_email", subject: "【测试】系统通知 - {{timestamp}}", text: "v2", html: "<p>v2</p>"))
+            #expect(second.version == 2 && second.text == "v2" && second.html == "<p>v2</p>")
+            _ = try await store.saveTemplate(TemplateContent(code: "test_email", locale: "zh", subject: "中文"))
+            #expect(try await store.template(code: "test_email", channel: "email", locale: "zh-CN")?.subject == "中文")
+            #expect(try await store.template(code: "test_email", channel: "email", locale: "en-GB")?.subject == "【测试】系统通知 - {{timestamp}}")
+            #expect(try await store.template(code: "test_email", channel: "email", locale: "")?.version == 2)
+            #expect(try await store.template(code: "missing", channel: "email", locale: "") == nil)
+            #expect(try await store.templates().count == 2)
+            #expect(try await store.deleteTemplate(code: "test_email", channel: "email", locale: "zh") == 1)
+            #expect(try await store.deleteTemplate(code: "test_email", channel: "email", locale: nil) == 1)
+            #expect(try await store.templates().isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func apiKeysAreFoundByHashUntilRevoked(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let key = try await store.createAPIKey(name: "ci", prefix: "hk_ab12", hash: "sha256:abc", scopes: [.send, .read])
+            #expect(key.scopes == [.send, .read])
+            #expect(try await store.apiKey(hash: "sha256:abc")?.id == key.id)
+            #expect(try await store.apiKey(hash: "sha256:other") == nil)
+            try await store.revokeAPIKey(id: key.id)
+            #expect(try await store.apiKey(hash: "sha256:abc") == nil)
+            #expect(try await store.apiKeys().first?.revokedAt != nil)
+            await #expect(throws: StoreError.self) { try await store.revokeAPIKey(id: key.id) }
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func eventsAreReadInOrderAfterACursor(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let first = try await store.appendEvent(kind: "account.breaker_opened", messageID: nil, accountID: 4, data: ["error": "tls"])
+            let second = try await store.appendEvent(kind: "alert", messageID: 9, accountID: nil, data: [:])
+            #expect(try await store.events(after: 0, limit: 10).map(\.id) == [first.id, second.id])
+            let after = try await store.events(after: first.id, limit: 10)
+            #expect(after.map(\.kind) == ["alert"])
+            #expect(first.data == ["error": "tls"] && first.accountID == 4)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func suppressionsMatchWithoutCase(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            try await store.suppress(address: "Bounce@Example.com", reason: "hard_bounce", source: "smtp 550")
+            try await store.suppress(address: "bounce@example.com", reason: "complaint", source: nil)
+            let found = try await store.suppressions(among: ["BOUNCE@example.com", "ok@example.com"])
+            #expect(found.map(\.address) == ["bounce@example.com"])
+            #expect(found.first?.reason == "complaint")
+            try await store.unsuppress(address: "bounce@EXAMPLE.com")
+            #expect(try await store.suppressions(among: ["bounce@example.com"]).isEmpty)
+        }
+    }
+}

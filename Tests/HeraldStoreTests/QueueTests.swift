@@ -1,0 +1,234 @@
+import Foundation
+import HeraldTestSupport
+import Testing
+
+@testable import HeraldStore
+
+@Suite("Claims, leases and settlements")
+struct QueueTests {
+    @Test(arguments: StoreBackendKind.allCases)
+    func claimsByPriorityThenDueTimeSkippingScheduledCancelledAndExpired(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let low = try await store.enqueue(sampleMessage(subject: "low", priority: 9)).message
+            let first = try await store.enqueue(sampleMessage(subject: "first", priority: 5)).message
+            let second = try await store.enqueue(sampleMessage(subject: "second", priority: 5)).message
+            let urgent = try await store.enqueue(sampleMessage(subject: "urgent", priority: 0)).message
+            _ = try await store.enqueue(sampleMessage(subject: "later", sendAt: Date().addingTimeInterval(3600)))
+            _ = try await store.enqueue(sampleMessage(subject: "expired", expiresAt: Date().addingTimeInterval(-1)))
+            let cancelled = try await store.enqueue(sampleMessage(subject: "cancelled", priority: 0)).message
+            _ = try await store.cancel(messageID: cancelled.id)
+
+            let claimed = try await store.claim(limit: 3, owner: "w1", lease: .seconds(60))
+            #expect(claimed.map(\.message.id) == [urgent.id, first.id, second.id])
+            for message in claimed {
+                #expect(message.message.status == .sending)
+                #expect(message.message.leaseOwner == "w1")
+                #expect(message.mime == (try await store.messageBytes(id: message.message.id)))
+            }
+            let rest = try await store.claim(limit: 10, owner: "w2", lease: .seconds(60))
+            #expect(rest.map(\.message.id) == [low.id], "scheduled, expired and cancelled messages are not claimed")
+            #expect(try await store.claim(limit: 10, owner: "w3", lease: .seconds(60)).isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func deliveredSettlementRecordsTheAttempt(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let id = try await store.enqueue(sampleMessage()).message.id
+            let claimed = try #require(try await store.claim(limit: 1, owner: "w", lease: .seconds(60)).first)
+            let settled = try await store.settle(Settlement(lease: claimed.lease, kind: .delivered, report: deliveredReport(account: 3)))
+            #expect(settled.status == .success)
+            #expect(settled.attempts == 1)
+            #expect(settled.accountID == 3)
+            #expect(settled.sentAt != nil)
+            #expect(settled.leaseOwner == nil && settled.leaseUntil == nil)
+            #expect(settled.smtpReply == "250 2.0.0 Ok: queued")
+            let attempts = try await store.attempts(messageID: id)
+            #expect(attempts.count == 1)
+            #expect(attempts.first?.outcome == .success)
+            #expect(attempts.first?.number == 1)
+            #expect(attempts.first?.recipients.first?.enhancedCode == "2.1.5")
+            // A second settlement with the same lease changes nothing.
+            await #expect(throws: StoreError.self) {
+                try await store.settle(Settlement(lease: claimed.lease, kind: .failed, report: AttemptReport()))
+            }
+            #expect(try await store.message(id: id)?.status == .success)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func retryWaitsOnTheDatabaseClock(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let soon = try await store.enqueue(sampleMessage(subject: "soon")).message.id
+            let later = try await store.enqueue(sampleMessage(subject: "later")).message.id
+            let claimed = try await store.claim(limit: 2, owner: "w", lease: .seconds(60))
+            let report = AttemptReport(
+                accountID: 1, errorClass: "transient", errorCode: "smtp.transient", errorMessage: "try later", smtpCode: 451,
+                enhancedCode: "4.3.0", reply: "451 4.3.0 try later")
+            for message in claimed {
+                let delay: Duration = message.message.id == later ? .seconds(3600) : .milliseconds(300)
+                let retrying = try await store.settle(Settlement(lease: message.lease, kind: .retry(after: delay), report: report))
+                #expect(retrying.status == .retrying)
+                #expect(retrying.errorCode == "smtp.transient")
+                // next_attempt_at is the database's now plus the delay, whatever the worker's clock says.
+                let wait = retrying.nextAttemptAt.timeIntervalSince(retrying.updatedAt)
+                #expect(abs(wait - Double(delay.components.seconds) - Double(delay.components.attoseconds) / 1e18) < 0.05)
+            }
+            let again = try await eventually { try await store.claim(limit: 2, owner: "w", lease: .seconds(60)).first }
+            #expect(again.message.id == soon, "the message due in an hour is not claimed")
+            #expect(again.message.attempts == 1, "the earlier attempt is counted")
+            #expect(try await store.claim(limit: 2, owner: "w", lease: .seconds(60)).isEmpty)
+            let attempts = try await store.attempts(messageID: soon)
+            #expect(attempts.map(\.outcome) == [.retry])
+            #expect(attempts.first?.smtpCode == 451 && attempts.first?.errorClass == "transient")
+            #expect(try await store.message(id: later)?.status == .retrying)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func failureAndAmbiguityAreRecorded(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let id = try await store.enqueue(sampleMessage()).message.id
+            var claimed = try #require(try await store.claim(limit: 1, owner: "w", lease: .seconds(60)).first)
+            let ambiguous = AttemptReport(errorClass: "timeout", errorCode: "smtp.timeout", ambiguous: true)
+            _ = try await store.settle(Settlement(lease: claimed.lease, kind: .retry(after: .zero), report: ambiguous))
+            claimed = try await eventually { try await store.claim(limit: 1, owner: "w", lease: .seconds(60)).first }
+            let failure = AttemptReport(
+                errorClass: "recipient_rejected", errorCode: "smtp.recipient_rejected", errorMessage: "mailbox unavailable", smtpCode: 550)
+            let failed = try await store.settle(Settlement(lease: claimed.lease, kind: .failed, report: failure))
+            #expect(failed.status == .failed)
+            #expect(failed.attempts == 2)
+            #expect(failed.errorMessage == "mailbox unavailable")
+            #expect(try await store.attempts(messageID: id).map(\.outcome) == [.ambiguous, .failed])
+            let events = try await store.events(after: 0, limit: 10)
+            #expect(events.contains { $0.kind == "message.failed" && $0.messageID == id })
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func aStaleWorkersWritesChangeNothing(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let id = try await store.enqueue(sampleMessage()).message.id
+            let stale = try #require(try await store.claim(limit: 1, owner: "slow", lease: .milliseconds(300)).first)
+            // The slow worker's lease runs out; the sweep hands the message to another worker.
+            let swept = try await eventually { () -> SweepResult? in
+                let result = try await store.sweep()
+                return result.reclaimed.isEmpty ? nil : result
+            }
+            #expect(swept.reclaimed == [id])
+            let live = try #require(try await store.claim(limit: 1, owner: "fast", lease: .seconds(60)).first)
+            #expect(live.lease.token != stale.lease.token)
+            let before = try #require(try await store.message(id: id))
+
+            await #expect(throws: StoreError.self) {
+                try await store.settle(Settlement(lease: stale.lease, kind: .delivered, report: deliveredReport()))
+            }
+            #expect(try await store.extendLeases([stale.lease], by: .seconds(600)).isEmpty)
+            #expect(try await store.release([stale.lease]).isEmpty)
+            let after = try #require(try await store.message(id: id))
+            #expect(after == before, "the stale worker's writes changed nothing")
+            #expect(after.leaseOwner == "fast")
+            #expect(try await store.attempts(messageID: id).map(\.outcome) == [.leaseExpired])
+
+            #expect(try await store.extendLeases([live.lease], by: .seconds(600)) == [id])
+            let extended = try #require(try await store.message(id: id)?.leaseUntil)
+            #expect(extended > Date().addingTimeInterval(500))
+            let done = try await store.settle(Settlement(lease: live.lease, kind: .delivered, report: deliveredReport()))
+            #expect(done.status == .success && done.attempts == 2)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func releaseGivesMessagesBackWithoutSpendingAnAttempt(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let fresh = try await store.enqueue(sampleMessage(subject: "fresh")).message.id
+            let tried = try await store.enqueue(sampleMessage(subject: "tried")).message.id
+            let first = try await store.claim(limit: 2, owner: "w", lease: .seconds(60))
+            let triedLease = try #require(first.first { $0.message.id == tried }).lease
+            let freshLease = try #require(first.first { $0.message.id == fresh }).lease
+            _ = try await store.settle(
+                Settlement(lease: triedLease, kind: .retry(after: .zero), report: AttemptReport(errorClass: "network")))
+            #expect(try await store.release([freshLease]) == [fresh])
+            let held = try await eventually { () -> [ClaimedMessage]? in
+                let claimed = try await store.claim(limit: 2, owner: "w2", lease: .seconds(60))
+                return claimed.count == 2 ? claimed : nil
+            }
+            #expect(try await store.release(held.map(\.lease)) == [fresh, tried])
+            #expect(try await store.message(id: fresh)?.status == .pending)
+            #expect(try await store.message(id: fresh)?.attempts == 0)
+            #expect(try await store.message(id: tried)?.status == .retrying)
+            #expect(try await store.message(id: tried)?.attempts == 1)
+            #expect(Set(try await store.claim(limit: 5, owner: "w3", lease: .seconds(60)).map(\.message.id)) == [fresh, tried])
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func expiredLeasesCountAnAttemptAndFailWhenOutOfAttempts(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let id = try await store.enqueue(sampleMessage(maxAttempts: 1)).message.id
+            _ = try await store.claim(limit: 1, owner: "crashed", lease: .milliseconds(100))
+            _ = try await eventually { () -> Bool? in try await store.sweep().reclaimed.isEmpty ? nil : true }
+            let message = try #require(try await store.message(id: id))
+            #expect(message.status == .failed)
+            #expect(message.errorCode == "store.lease_expired")
+            #expect(try await store.claim(limit: 1, owner: "w", lease: .seconds(60)).isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func sweepFailsExpiredMessages(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let expired = try await store.enqueue(sampleMessage(expiresAt: Date().addingTimeInterval(-5))).message.id
+            let live = try await store.enqueue(sampleMessage(expiresAt: Date().addingTimeInterval(3600))).message.id
+            let result = try await store.sweep()
+            #expect(result.expired == [expired])
+            #expect(try await store.message(id: expired)?.status == .failed)
+            #expect(try await store.message(id: expired)?.errorCode == "message.expired")
+            #expect(try await store.message(id: live)?.status == .pending)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func cancelOnlyWhatHasNotStarted(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let pending = try await store.enqueue(sampleMessage()).message.id
+            let scheduled = try await store.enqueue(sampleMessage(sendAt: Date().addingTimeInterval(600))).message.id
+            #expect(try await store.cancel(messageID: pending).status == .cancelled)
+            #expect(try await store.cancel(messageID: scheduled).status == .cancelled)
+            do {
+                _ = try await store.cancel(messageID: pending)
+                Issue.record("a cancelled message cannot be cancelled again")
+            } catch let error as StoreError {
+                #expect(error.code == .invalidState)
+                #expect(error.message.contains("cancelled"))
+            }
+            do {
+                _ = try await store.cancel(messageID: 999_999)
+                Issue.record("an unknown message cannot be cancelled")
+            } catch let error as StoreError {
+                #expect(error.code == .notFound)
+            }
+            #expect(try await store.events(after: 0, limit: 10).filter { $0.kind == "message.cancelled" }.count == 2)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func idleWorkersWakeWhenWorkArrives(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let clock = ContinuousClock()
+            let started = clock.now
+            // Enqueue until the waiter is woken (the first enqueue may come before it waits).
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        _ = try? await store.enqueue(sampleMessage())
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                await store.waitForWork(timeout: .seconds(60))
+                group.cancelAll()
+            }
+            #expect(clock.now - started < .seconds(30), "woken by the enqueue, not by the 60 s timeout")
+        }
+    }
+}
