@@ -145,6 +145,16 @@ public final class PostgresBackend: SQLBackend {
             throw cause
         } catch let error as PSQLError {
             throw map(error)
+        } catch let error as StoreError {
+            throw error
+        } catch let error as Retry {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            // The pool's own errors: no connection could be made (refused, timed out, circuit open).
+            logger.error("PostgreSQL is unreachable", metadata: ["error": "\(String(reflecting: error))"])
+            throw StoreError(.unavailable, "PostgreSQL could not be reached")
         }
     }
 

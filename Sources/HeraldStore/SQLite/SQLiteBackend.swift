@@ -8,10 +8,13 @@ import ServiceLifecycle
 
 /// SQLite under `SQLStore`: one file, WAL, one writer connection and a few readers.
 ///
-/// Writes run in `BEGIN IMMEDIATE` transactions, one at a time in this process; other processes
-/// on the same file wait their turn (`busy_timeout`), and a transaction that still finds the
-/// database busy is retried until `busyDeadline`. So "database is locked" never reaches a caller:
-/// past the deadline the error is `StoreError.unavailable`.
+/// Writes run in `BEGIN IMMEDIATE` transactions, one at a time in this process. When another
+/// process holds the write lock, SQLite answers "busy" at once (`busy_timeout` is 0) and the
+/// transaction is retried here, with an async back-off, until `busyDeadline`: a waiting writer
+/// never blocks one of the threads that run SQLite calls, so the holder can always finish.
+/// "database is locked" never reaches a caller: past the deadline the error is
+/// `StoreError.unavailable`. The connections run on the backend's own thread pool, one thread
+/// per connection.
 public final class SQLiteBackend: SQLBackend {
     /// How hard a commit pushes to disk (SQLite's `synchronous`).
     public enum Synchronous: String, Sendable {
@@ -41,29 +44,35 @@ public final class SQLiteBackend: SQLBackend {
     public let dialect = SQLDialect.sqlite
     let configuration: Configuration
     let logger: Logger
+    private let threadPool: NIOThreadPool
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
     private let nextReader = NIOLockedValueBox(0)
     private let writeLock = AsyncMutex()
     private let signal = WorkSignal()
 
-    private init(configuration: Configuration, logger: Logger, writer: SQLiteConnection, readers: [SQLiteConnection]) {
+    private init(
+        configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteConnection, readers: [SQLiteConnection]
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.threadPool = threadPool
         self.writer = writer
         self.readers = readers
     }
 
     /// Opens (creating if needed) the database file and sets WAL and `synchronous`.
     public static func open(_ configuration: Configuration, logger: Logger) async throws -> SQLiteBackend {
+        let threadPool = NIOThreadPool(numberOfThreads: configuration.readers + 1)
+        threadPool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         func connect() async throws -> SQLiteConnection {
-            let connection = try await SQLiteConnection.open(storage: .file(path: configuration.path), logger: logger)
-            // busy_timeout replaces sqlite-nio's spinning busy handler with SQLite's sleeping one.
-            for pragma in [
-                "PRAGMA busy_timeout = 5000", "PRAGMA synchronous = \(configuration.synchronous.rawValue)", "PRAGMA foreign_keys = ON",
-            ] {
-                _ = try await connection.query(pragma, [])
-            }
+            let connection = try await SQLiteConnection.open(
+                storage: .file(path: configuration.path), threadPool: threadPool, logger: logger, on: eventLoop)
+            // busy_timeout = 0 replaces sqlite-nio's spinning busy handler: "busy" comes back at
+            // once and `withBusyRetry` waits without holding a thread.
+            let pragmas = ["PRAGMA busy_timeout = 0", "PRAGMA synchronous = \(configuration.synchronous.rawValue)", "PRAGMA foreign_keys = ON"]
+            for pragma in pragmas { _ = try await connection.query(pragma, []) }
             return connection
         }
         do {
@@ -76,10 +85,12 @@ public final class SQLiteBackend: SQLBackend {
             }
             var readers: [SQLiteConnection] = []
             for _ in 0..<configuration.readers { readers.append(try await connect()) }
-            return SQLiteBackend(configuration: configuration, logger: logger, writer: writer, readers: readers)
+            return SQLiteBackend(configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers)
         } catch let error as StoreError {
+            try? await threadPool.shutdownGracefully()
             throw error
         } catch {
+            try? await threadPool.shutdownGracefully()
             logger.error("could not open the SQLite database", metadata: ["store.path": "\(configuration.path)", "error": "\(error)"])
             throw StoreError(.configuration, "could not open the SQLite database at \(configuration.path)")
         }
@@ -139,6 +150,7 @@ public final class SQLiteBackend: SQLBackend {
     /// connection would leak its file handle.
     public func close() async throws {
         for connection in readers + [writer] where !connection.isClosed { try await connection.close().get() }
+        try await threadPool.shutdownGracefully()
     }
 
     /// Runs `operation` again while SQLite reports the database busy or locked, until `deadline`.
