@@ -94,6 +94,8 @@ let package = Package(
             dependencies: [
                 "HeraldMIME", "HeraldSMTP", "HeraldStore", "HeraldTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Benchmarks/Sources/herald-bench"
         ),

@@ -17,7 +17,8 @@ final class ProbeProcess: Sendable {
         let testBinary = URL(
             fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         var directory = testBinary.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("herald-store-probe").path) && directory.path != "/" {
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("herald-store-probe").path) && directory.path != "/"
+        {
             directory = directory.deletingLastPathComponent()
         }
         return directory.appendingPathComponent("herald-store-probe")

@@ -7,7 +7,12 @@ case "mime":
     try MIMEBenchmark(arguments: Array(arguments.dropFirst())).run()
 case "smtp":
     try await SMTPBenchmark(arguments: Array(arguments.dropFirst())).run()
+case "store-micro":
+    try await StoreMicroBenchmark().run()
+case "queue":
+    try await QueueBenchmark(arguments: Array(arguments.dropFirst())).run()
 default:
-    FileHandle.standardError.write(Data("usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N]\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] | queue [--count N] [--large N]\n".utf8))
     exit(2)
 }

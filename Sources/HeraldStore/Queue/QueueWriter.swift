@@ -170,13 +170,13 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         let sql = queries.dialect.render(
             "INSERT INTO messages (\(Self.insertColumns)) VALUES "
                 + Array(repeating: row, count: messages.count).joined(separator: ", ")
-                + " RETURNING uid, \(Queries.messageColumns)")
+                + " RETURNING uid, id, status, next_attempt_at, created_at")
         var binds: [SQLValue] = []
         binds.reserveCapacity(messages.count * 23)
-        var indexByUID: [String: Int] = [:]
-        for (message, index) in zip(messages, indices) {
+        var indexByUID: [String: (index: Int, position: Int)] = [:]
+        for (position, (message, index)) in zip(messages, indices).enumerated() {
             let uid = UUID().uuidString
-            indexByUID[uid] = index
+            indexByUID[uid] = (index, position)
             let sendAt = SQLValue(message.sendAt)
             binds += [
                 .text(uid), SQLValue(message.requestID), SQLValue(message.apiKeyID), SQLValue(message.idempotency?.key),
@@ -188,10 +188,24 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
                 sendAt, .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
             ]
         }
+        // The record is built from what was inserted plus what the database decided; decoding the
+        // whole row back would cost more than the insert.
         var records: [Int: MessageRecord] = [:]
         for row in try await connection.query(sql, binds) {
-            guard let index = indexByUID[try row.text("uid")] else { continue }
-            records[index] = try row.messageRecord()
+            guard let (index, position) = indexByUID[try row.text("uid")], let status = MessageStatus(rawValue: try row.text("status"))
+            else { continue }
+            let message = messages[position]
+            let createdAt = try row.date("created_at")
+            records[index] = MessageRecord(
+                id: try row.int("id"), requestID: message.requestID, apiKeyID: message.apiKeyID,
+                idempotencyKey: message.idempotency?.key, channel: message.channel, from: message.from, to: message.to, cc: message.cc,
+                bcc: message.bcc, subject: message.subject, templateCode: message.templateCode,
+                templateVariables: message.templateVariables, messageIDHeader: message.messageIDHeader, fromAccount: message.fromAccount,
+                status: status, priority: message.priority, sendAt: message.sendAt.map(SQLTime.rounded),
+                expiresAt: message.expiresAt.map(SQLTime.rounded), attempts: 0, maxAttempts: message.maxAttempts,
+                nextAttemptAt: try row.date("next_attempt_at"), leaseOwner: nil, leaseUntil: nil, accountID: nil, errorCode: nil,
+                errorMessage: nil, smtpReply: nil, tags: message.tags, metadata: message.metadata, createdAt: createdAt,
+                updatedAt: createdAt, sentAt: nil)
         }
         guard records.count == messages.count else { throw StoreError(.database, "the database did not return every inserted message") }
         return records

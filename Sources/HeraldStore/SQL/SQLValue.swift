@@ -23,6 +23,8 @@ extension SQLValue {
 enum SQLTime {
     static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
     static func date(_ micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
+    /// The date as it reads back from the database (to the microsecond).
+    static func rounded(_ date: Date) -> Date { Self.date(micros(date)) }
     static func micros(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000

@@ -71,7 +71,9 @@ public final class SQLiteBackend: SQLBackend {
                 storage: .file(path: configuration.path), threadPool: threadPool, logger: logger, on: eventLoop)
             // busy_timeout = 0 replaces sqlite-nio's spinning busy handler: "busy" comes back at
             // once and `withBusyRetry` waits without holding a thread.
-            let pragmas = ["PRAGMA busy_timeout = 0", "PRAGMA synchronous = \(configuration.synchronous.rawValue)", "PRAGMA foreign_keys = ON"]
+            let pragmas = [
+                "PRAGMA busy_timeout = 0", "PRAGMA synchronous = \(configuration.synchronous.rawValue)", "PRAGMA foreign_keys = ON",
+            ]
             for pragma in pragmas { _ = try await connection.query(pragma, []) }
             return connection
         }

@@ -26,7 +26,8 @@ struct MigrateCommand: AsyncParsableCommand {
             if ran.isEmpty {
                 print("\(location): schema is up to date (version \(applied.last ?? 0))")
             } else {
-                print("\(location): applied migrations \(ran.map(String.init).joined(separator: ", ")); schema version \(applied.last ?? 0)")
+                print(
+                    "\(location): applied migrations \(ran.map(String.init).joined(separator: ", ")); schema version \(applied.last ?? 0)")
             }
         } catch let error as StoreError {
             FileHandle.standardError.write(Data("herald migrate: \(error.message) (\(error.code.rawValue))\n".utf8))
