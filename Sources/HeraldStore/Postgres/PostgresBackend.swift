@@ -199,22 +199,23 @@ public final class PostgresBackend: SQLBackend {
             return result
         }
 
-        /// Replaces each `?` outside string literals with `$n`.
+        /// Replaces each `?` outside string literals with `$n` (bytewise: batch statements are long).
         static func numbered(_ sql: String) -> String {
-            var out = ""
-            out.reserveCapacity(sql.utf8.count + 16)
+            var out: [UInt8] = []
+            out.reserveCapacity(sql.utf8.count + sql.utf8.count / 4)
             var number = 0
             var inLiteral = false
-            for character in sql {
-                if character == "'" { inLiteral.toggle() }
-                if character == "?" && !inLiteral {
+            for byte in sql.utf8 {
+                if byte == UInt8(ascii: "'") { inLiteral.toggle() }
+                if byte == UInt8(ascii: "?") && !inLiteral {
                     number += 1
-                    out += "$\(number)"
+                    out.append(UInt8(ascii: "$"))
+                    out.append(contentsOf: String(number).utf8)
                 } else {
-                    out.append(character)
+                    out.append(byte)
                 }
             }
-            return out
+            return String(decoding: out, as: UTF8.self)
         }
 
         static func value(_ cell: PostgresCell) -> SQLValue {

@@ -152,25 +152,11 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             .idempotencyConflict, "this Idempotency-Key was already used with a different request; use a new key for a new request")
     }
 
-    private static var insertColumns: String {
-        """
-        uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
-        bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account, status,
-        priority, send_at, expires_at, attempts, max_attempts, next_attempt_at, tags, metadata, created_at, updated_at
-        """
-    }
 
     private func insertMessages(
         _ messages: [NewMessage], indices: [Int], on connection: any SQLConnection
     ) async throws -> [Int: MessageRecord] {
-        let row =
-            "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            + "CASE WHEN CAST(? AS BIGINT) > {now} THEN 'scheduled' ELSE 'pending' END, "
-            + "?, CAST(? AS BIGINT), CAST(? AS BIGINT), 0, ?, COALESCE(CAST(? AS BIGINT), {now}), ?, ?, {now}, {now})"
-        let sql = queries.dialect.render(
-            "INSERT INTO messages (\(Self.insertColumns)) VALUES "
-                + Array(repeating: row, count: messages.count).joined(separator: ", ")
-                + " RETURNING uid, id, status, next_attempt_at, created_at")
+        let sql = queries.insertMessages.with(Queries.repeated(queries.insertMessageRow, messages.count))
         var binds: [SQLValue] = []
         binds.reserveCapacity(messages.count * 23)
         var indexByUID: [String: (index: Int, position: Int)] = [:]
@@ -243,24 +229,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     // MARK: Settle
 
     private func settle(_ batch: [Settlement], on connection: any SQLConnection) async throws -> [Result<MessageRecord, any Error>] {
-        let cells = [
-            "CAST(? AS BIGINT)", "CAST(? AS TEXT)", "CAST(? AS TEXT)", "CAST(? AS BIGINT)", "CAST(? AS BIGINT)",
-            "CAST(? AS TEXT)", "CAST(? AS TEXT)", "CAST(? AS TEXT)",
-        ]
-        let sql = queries.dialect.render(
-            """
-            WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (
-                VALUES \(Queries.valuesList(rows: batch.count, cells: cells)))
-            UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
-                next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
-                lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-                account_id = COALESCE(c.account_id, messages.account_id),
-                error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
-                sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
-            FROM c
-            WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
-            RETURNING \(Queries.qualifiedMessageColumns)
-            """)
+        let sql = queries.settle.with(Queries.repeated(queries.settleRow, batch.count))
         var binds: [SQLValue] = []
         for settlement in batch {
             let report = settlement.report
@@ -308,21 +277,10 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             }
         }
         if !attempts.isEmpty {
-            try await connection.query(
-                queries.dialect.render(
-                    """
-                    INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,
-                        error_code, error_message, smtp_code, enhanced_code, reply, recipients)
-                    VALUES \(Queries.valuesList(rows: attempts.count / 12, cells: ["?", "?", "?", "?", "?", "{now}", "?", "?", "?", "?", "?", "?", "?"]))
-                    """),
-                attempts)
+            try await connection.query(queries.insertAttempts.with(Queries.repeated(queries.attemptRow, attempts.count / 12)), attempts)
         }
         if !events.isEmpty {
-            try await connection.query(
-                queries.dialect.render(
-                    "INSERT INTO events (kind, message_id, account_id, data, created_at) VALUES "
-                        + Queries.valuesList(rows: events.count / 4, cells: ["?", "?", "?", "?", "{now}"])),
-                events)
+            try await connection.query(queries.insertEvents.with(Queries.repeated(queries.eventRow, events.count / 4)), events)
         }
         return batch.map { settlement in
             if let record = settled[settlement.lease.messageID] { return .success(record) }

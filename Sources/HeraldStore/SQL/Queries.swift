@@ -21,9 +21,71 @@ struct Queries: Sendable {
     let expire: String
     let forgetIdempotencyKeys: String
     let cancel: String
+    // Batch statements, filled with one row per message.
+    let insertMessages: SQLTemplate
+    let insertMessageRow: String
+    let settle: SQLTemplate
+    let settleRow = "(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"
+    let insertAttempts: SQLTemplate
+    let attemptRow: String
+    let insertEvents: SQLTemplate
+    let eventRow: String
+    let extendLeases: SQLTemplate
+    let release: SQLTemplate
+    let leaseRow = "(CAST(? AS BIGINT), CAST(? AS TEXT))"
+
+    static let insertColumns = """
+        uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
+        bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account, status,
+        priority, send_at, expires_at, attempts, max_attempts, next_attempt_at, tags, metadata, created_at, updated_at
+        """
 
     init(dialect: SQLDialect) {
         self.dialect = dialect
+        insertMessages = SQLTemplate(
+            "INSERT INTO messages (\(Self.insertColumns)) VALUES {values} RETURNING uid, id, status, next_attempt_at, created_at",
+            dialect: dialect)
+        insertMessageRow = dialect.render(
+            "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                + "CASE WHEN CAST(? AS BIGINT) > {now} THEN 'scheduled' ELSE 'pending' END, "
+                + "?, CAST(? AS BIGINT), CAST(? AS BIGINT), 0, ?, COALESCE(CAST(? AS BIGINT), {now}), ?, ?, {now}, {now})")
+        settle = SQLTemplate(
+            """
+            WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values})
+            UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
+                next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
+                lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+                account_id = COALESCE(c.account_id, messages.account_id),
+                error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
+                sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
+            FROM c
+            WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+            RETURNING \(Self.qualifiedMessageColumns)
+            """, dialect: dialect)
+        insertAttempts = SQLTemplate(
+            """
+            INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,
+                error_code, error_message, smtp_code, enhanced_code, reply, recipients)
+            VALUES {values}
+            """, dialect: dialect)
+        attemptRow = dialect.render("(?, ?, ?, CAST(? AS BIGINT), ?, {now}, ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?)")
+        insertEvents = SQLTemplate("INSERT INTO events (kind, message_id, account_id, data, created_at) VALUES {values}", dialect: dialect)
+        eventRow = dialect.render("(?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, {now})")
+        extendLeases = SQLTemplate(
+            """
+            WITH c (id, token) AS (VALUES {values})
+            UPDATE messages SET lease_until = {now} + ?
+            FROM c WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+            RETURNING messages.id
+            """, dialect: dialect)
+        release = SQLTemplate(
+            """
+            WITH c (id, token) AS (VALUES {values})
+            UPDATE messages SET status = CASE WHEN messages.attempts > 0 THEN 'retrying' ELSE 'pending' END,
+                lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = {now}
+            FROM c WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+            RETURNING messages.id
+            """, dialect: dialect)
         now = dialect.now
         claim = dialect.render(
             """
@@ -70,14 +132,45 @@ struct Queries: Sendable {
             """)
     }
 
-    /// `(?, ?, ...), (?, ?, ...)`: `rows` groups of `columns` placeholders, each wrapped by `cell`.
+    /// `(?, ?, ...), (?, ?, ...)`: `rows` copies of one row of `cells`.
     static func valuesList(rows: Int, cells: [String]) -> String {
-        let row = "(" + cells.joined(separator: ", ") + ")"
-        return Array(repeating: row, count: rows).joined(separator: ", ")
+        repeated("(" + cells.joined(separator: ", ") + ")", rows)
+    }
+
+    /// `row, row, row`: built by appending, since a batch statement can be tens of kilobytes.
+    static func repeated(_ row: String, _ count: Int) -> String {
+        var out = ""
+        out.reserveCapacity((row.utf8.count + 2) * count)
+        for index in 0..<count {
+            if index > 0 { out += ", " }
+            out += row
+        }
+        return out
     }
 
     /// `?, ?, ?`
     static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ", ")
     }
+}
+
+/// A statement spelled for the dialect once, with a `{values}` slot filled per batch: rendering
+/// (a search and replace) would otherwise scan every large batch statement again.
+struct SQLTemplate: Sendable {
+    private let head: String
+    private let tail: String
+
+    init(_ sql: String, dialect: SQLDialect) {
+        let rendered = dialect.render(sql)
+        if let slot = rendered.range(of: "{values}") {
+            head = String(rendered[..<slot.lowerBound])
+            tail = String(rendered[slot.upperBound...])
+        } else {
+            head = rendered
+            tail = ""
+        }
+    }
+
+    /// The statement with `values` in its slot.
+    func with(_ values: String) -> String { head + values + tail }
 }

@@ -28,13 +28,7 @@ extension SQLStore {
 
     public func extendLeases(_ leases: [Lease], by duration: Duration) async throws -> Set<Int64> {
         guard !leases.isEmpty else { return [] }
-        let sql = backend.dialect.render(
-            """
-            WITH c (id, token) AS (VALUES \(Queries.valuesList(rows: leases.count, cells: ["CAST(? AS BIGINT)", "CAST(? AS TEXT)"])))
-            UPDATE messages SET lease_until = {now} + ?
-            FROM c WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
-            RETURNING messages.id
-            """)
+        let sql = queries.extendLeases.with(Queries.repeated(queries.leaseRow, leases.count))
         let binds = leases.flatMap { [SQLValue.integer($0.messageID), .text($0.token)] } + [.integer(SQLTime.micros(duration))]
         let rows = try await backend.write { try await $0.query(sql, binds) }
         return Set(try rows.map { try $0.int("id") })
@@ -42,14 +36,7 @@ extension SQLStore {
 
     public func release(_ leases: [Lease]) async throws -> Set<Int64> {
         guard !leases.isEmpty else { return [] }
-        let sql = backend.dialect.render(
-            """
-            WITH c (id, token) AS (VALUES \(Queries.valuesList(rows: leases.count, cells: ["CAST(? AS BIGINT)", "CAST(? AS TEXT)"])))
-            UPDATE messages SET status = CASE WHEN messages.attempts > 0 THEN 'retrying' ELSE 'pending' END,
-                lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = {now}
-            FROM c WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
-            RETURNING messages.id
-            """)
+        let sql = queries.release.with(Queries.repeated(queries.leaseRow, leases.count))
         let binds = leases.flatMap { [SQLValue.integer($0.messageID), .text($0.token)] }
         let rows = try await backend.write { try await $0.query(sql, binds) }
         return Set(try rows.map { try $0.int("id") })
@@ -84,11 +71,7 @@ extension SQLStore {
                 [SQLValue.text("message.failed"), .integer($0), .null, .text(#"{"error_code":"message.expired"}"#)]
             }
             if !events.isEmpty {
-                try await connection.query(
-                    queries.dialect.render(
-                        "INSERT INTO events (kind, message_id, account_id, data, created_at) VALUES "
-                            + Queries.valuesList(rows: events.count / 4, cells: ["?", "?", "CAST(? AS BIGINT)", "?", "{now}"])),
-                    events)
+                try await connection.query(queries.insertEvents.with(Queries.repeated(queries.eventRow, events.count / 4)), events)
             }
             let forgotten = try await connection.query(queries.forgetIdempotencyKeys, [.integer(retention)]).count
             return SweepResult(reclaimed: try reclaimed.map { try $0.int("id") }, expired: expired, forgottenIdempotencyKeys: forgotten)
