@@ -44,7 +44,7 @@ struct EnqueueTests {
     func concurrentEnqueuesShareCommits(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in
             let sqlStore = try #require(store as? any GroupCommitting)
-            let before = sqlStore.enqueueBatches
+            let before = sqlStore.enqueueCommits.batches
             let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
                 for index in 0..<300 {
                     group.addTask { try await store.enqueue(sampleMessage(subject: "m\(index)")).message.id }
@@ -52,7 +52,7 @@ struct EnqueueTests {
                 return try await group.reduce(into: [Int64]()) { $0.append($1) }
             }
             #expect(Set(ids).count == 300, "every caller got its own id")
-            let batches = sqlStore.enqueueBatches - before
+            let batches = sqlStore.enqueueCommits.batches - before
             #expect(batches < 300, "concurrent enqueues were batched (\(batches) commits for 300 messages)")
             for id in ids.prefix(20) {
                 let message = try #require(try await store.message(id: id))

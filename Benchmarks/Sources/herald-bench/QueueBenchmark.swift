@@ -32,6 +32,8 @@ struct QueueBenchmark {
         var claimMedian1m = 0.0
         var claimP99at1m = 0.0
         var fill = 0.0
+        var enqueueBatch = 0.0
+        var settleBatch = 0.0
     }
 
     static let logger = Logger(label: "herald.bench.queue")
@@ -66,7 +68,9 @@ struct QueueBenchmark {
         row("enqueue/s, 1 producer", sqlite.enqueue1, pg.enqueue1, "")
         row("enqueue/s, 64 producers", sqlite.enqueue64, pg.enqueue64, ">= 20000")
         row("  / fsyncs per second of this disk", sqlite.enqueue64 / fsyncs, pg.enqueue64 / fsyncs, "", decimals: true)
+        row("  messages per enqueue commit", sqlite.enqueueBatch, pg.enqueueBatch, "", decimals: true)
         row("claim+settle/s (batches of 100, 4 workers)", sqlite.claimSettle, pg.claimSettle, ">= 10000")
+        row("  settlements per commit", sqlite.settleBatch, pg.settleBatch, "", decimals: true)
         row("claim of 10, ms, median, 1,000 queued", sqlite.claimMedian1k, pg.claimMedian1k, "", decimals: true)
         row("claim of 10, ms, p99, 1,000 queued", sqlite.claimP99at1k, pg.claimP99at1k, "", decimals: true)
         row("claim of 10, ms, median, \(large.formatted()) queued", sqlite.claimMedian1m, pg.claimMedian1m, "", decimals: true)
@@ -92,8 +96,13 @@ struct QueueBenchmark {
             try await Self.empty(store)
             var result = Result()
             result.enqueue1 = try await enqueueRate(store, count: sequential, producers: 1)
+            let commits = store as? any GroupCommitting
+            let before = commits?.enqueueCommits
             result.enqueue64 = try await enqueueRate(store, count: concurrent, producers: 64)
+            result.enqueueBatch = Self.perCommit(before, commits?.enqueueCommits)
+            let settledBefore = commits?.settlementCommits
             result.claimSettle = try await claimSettleRate(store, workers: 4, batch: 100)
+            result.settleBatch = Self.perCommit(settledBefore, commits?.settlementCommits)
             _ = try await enqueueRate(store, count: 1_000, producers: 64)
             (result.claimMedian1k, result.claimP99at1k) = try await claimLatency(store)
             result.fill = try await enqueueRate(store, count: large - 1_000, producers: 64)
@@ -101,6 +110,12 @@ struct QueueBenchmark {
             try await Self.empty(store)
             return result
         }
+    }
+
+    /// Items per commit between two readings of a store's commit statistics.
+    static func perCommit(_ before: (batches: Int, items: Int)?, _ after: (batches: Int, items: Int)?) -> Double {
+        guard let before, let after, after.batches > before.batches else { return 0 }
+        return Double(after.items - before.items) / Double(after.batches - before.batches)
     }
 
     static func message(_ index: Int) -> NewMessage {

@@ -20,6 +20,7 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
         var waiting: [Waiter] = []
         var committing = false
         var batches = 0
+        var items = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -32,8 +33,8 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
         self.commit = commit
     }
 
-    /// How many batches have been committed: fewer than the items under concurrent load.
-    var batchesCommitted: Int { state.withLockedValue { $0.batches } }
+    /// How many batches and items have been committed: fewer batches than items under load.
+    var statistics: (batches: Int, items: Int) { state.withLockedValue { ($0.batches, $0.items) } }
 
     /// Commits `item` with whatever else is waiting; returns after that commit.
     func submit(_ item: Item) async throws -> Output {
@@ -54,11 +55,15 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     }
 
     private func commitNextBatch() async {
+        // Callers woken by the previous commit are usually about to submit again; one yield lets
+        // them join this batch instead of the next one.
+        await Task.yield()
         let batch = state.withLockedValue { state in
             let count = min(maxBatch, state.waiting.count)
             let batch = Array(state.waiting.prefix(count))
             state.waiting.removeFirst(count)
             state.batches += 1
+            state.items += count
             return batch
         }
         var results = batch.isEmpty ? [] : await commit(batch.map(\.item))

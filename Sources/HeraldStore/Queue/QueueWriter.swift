@@ -152,7 +152,6 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             .idempotencyConflict, "this Idempotency-Key was already used with a different request; use a new key for a new request")
     }
 
-
     private func insertMessages(
         _ messages: [NewMessage], indices: [Int], on connection: any SQLConnection
     ) async throws -> [Int: MessageRecord] {

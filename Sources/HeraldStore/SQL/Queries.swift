@@ -25,7 +25,8 @@ struct Queries: Sendable {
     let insertMessages: SQLTemplate
     let insertMessageRow: String
     let settle: SQLTemplate
-    let settleRow = "(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"
+    let settleRow =
+        "(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"
     let insertAttempts: SQLTemplate
     let attemptRow: String
     let insertEvents: SQLTemplate

@@ -85,11 +85,15 @@ public final class SQLStore<Backend: SQLBackend>: Store {
     }
 }
 
-/// Exposes how many group commits a store made (for tests and benchmarks).
-protocol GroupCommitting {
-    var enqueueBatches: Int { get }
+/// Exposes how many group commits a store made (for tests, benchmarks and metrics).
+public protocol GroupCommitting {
+    /// Enqueue transactions committed, and the messages they carried.
+    var enqueueCommits: (batches: Int, items: Int) { get }
+    /// Settlement transactions committed, and the settlements they carried.
+    var settlementCommits: (batches: Int, items: Int) { get }
 }
 
 extension SQLStore: GroupCommitting {
-    var enqueueBatches: Int { enqueues.batchesCommitted }
+    public var enqueueCommits: (batches: Int, items: Int) { enqueues.statistics }
+    public var settlementCommits: (batches: Int, items: Int) { settlements.statistics }
 }
