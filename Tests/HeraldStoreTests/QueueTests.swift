@@ -57,6 +57,25 @@ struct QueueTests {
     }
 
     @Test(arguments: StoreBackendKind.allCases)
+    func aLeaseSettlesOnceEvenWhenSettledTwiceAtOnce(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let id = try await store.enqueue(sampleMessage()).message.id
+            let claimed = try #require(try await store.claim(limit: 1, owner: "w", lease: .seconds(60)).first)
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        (try? await store.settle(Settlement(lease: claimed.lease, kind: .delivered, report: deliveredReport()))) != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1, "exactly one settlement wins")
+            #expect(try await store.attempts(messageID: id).count == 1)
+            #expect(try await store.message(id: id)?.attempts == 1)
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
     func retryWaitsOnTheDatabaseClock(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in
             let soon = try await store.enqueue(sampleMessage(subject: "soon")).message.id

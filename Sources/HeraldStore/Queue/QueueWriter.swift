@@ -23,11 +23,29 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     }
 
     func commit(settlements batch: [Settlement]) async -> [Result<MessageRecord, any Error>] {
+        // A lease settles once: a second settlement of the same message in one batch is refused
+        // like any settlement after the first.
+        var seen: Set<Int64> = []
+        let unique = batch.filter { seen.insert($0.lease.messageID).inserted }
+        let results: [Result<MessageRecord, any Error>]
         do {
-            return try await backend.write { try await settle(batch, on: $0) }
+            results = try await backend.write { try await settle(unique, on: $0) }
         } catch {
             return Array(repeating: .failure(error), count: batch.count)
         }
+        guard unique.count < batch.count else { return results }
+        var answered: Set<Int64> = []
+        var iterator = results.makeIterator()
+        return batch.map { settlement in
+            guard answered.insert(settlement.lease.messageID).inserted, let result = iterator.next() else {
+                return .failure(Self.leaseLost(settlement.lease.messageID))
+            }
+            return result
+        }
+    }
+
+    static func leaseLost(_ id: Int64) -> StoreError {
+        StoreError(.leaseLost, "message \(id) is no longer held by this lease; its state was not changed")
     }
 
     // MARK: Enqueue
@@ -78,7 +96,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
                     """),
                 [.integer(scope.scope), .text(scope.key), .text(idempotency.requestHash), .integer(record.id)])
             if claimed.isEmpty {
-                try await removeMessage(record.id, on: connection)
+                try await removeMessage(record.id, batch[index], on: connection)
                 inserted[index] = nil
                 let stored = try await storedKeys([scope.key], on: connection)[scope]
                 results[index] = try await resolve(idempotency, against: stored, on: connection)
@@ -157,26 +175,26 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     ) async throws -> [Int: MessageRecord] {
         let sql = queries.insertMessages.with(Queries.repeated(queries.insertMessageRow, messages.count))
         var binds: [SQLValue] = []
-        binds.reserveCapacity(messages.count * 23)
+        binds.reserveCapacity(messages.count * 21)
         var indexByUID: [String: (index: Int, position: Int)] = [:]
         for (position, (message, index)) in zip(messages, indices).enumerated() {
             let uid = UUID().uuidString
             indexByUID[uid] = (index, position)
-            let sendAt = SQLValue(message.sendAt)
             binds += [
                 .text(uid), SQLValue(message.requestID), SQLValue(message.apiKeyID), SQLValue(message.idempotency?.key),
                 .text(message.channel), .text(message.from), .text(JSONText.encode(message.to)),
                 .text(JSONText.encode(message.cc)), .text(JSONText.encode(message.bcc)), SQLValue(message.subject),
                 SQLValue(message.templateCode), SQLValue(message.templateVariables), .blob(message.mime),
-                SQLValue(message.messageIDHeader), SQLValue(message.fromAccount), sendAt,
-                .integer(Int64(message.priority)), sendAt, SQLValue(message.expiresAt), .integer(Int64(message.maxAttempts)),
-                sendAt, .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
+                SQLValue(message.messageIDHeader), SQLValue(message.fromAccount), .integer(Int64(message.priority)),
+                SQLValue(message.sendAt), SQLValue(message.expiresAt), .integer(Int64(message.maxAttempts)),
+                .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
             ]
         }
+        let rows = try await connection.query(sql, binds)
         // The record is built from what was inserted plus what the database decided; decoding the
         // whole row back would cost more than the insert.
         var records: [Int: MessageRecord] = [:]
-        for row in try await connection.query(sql, binds) {
+        for row in rows {
             guard let (index, position) = indexByUID[try row.text("uid")], let status = MessageStatus(rawValue: try row.text("status"))
             else { continue }
             let message = messages[position]
@@ -209,7 +227,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         for chunk in recipients.chunked(by: 3 * 3000) {
             try await connection.query(
                 "INSERT INTO message_recipients (message_id, kind, address) VALUES "
-                    + Queries.valuesList(rows: chunk.count / 3, cells: ["?", "?", "?"]),
+                    + Queries.valuesList(rows: chunk.count / 3, cells: ["?", "?", "?"]) + " ON CONFLICT DO NOTHING",
                 chunk)
         }
         for chunk in tags.chunked(by: 2 * 3000) {
@@ -218,9 +236,13 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         }
     }
 
-    private func removeMessage(_ id: Int64, on connection: any SQLConnection) async throws {
-        for table in ["message_recipients", "message_tags"] {
-            try await connection.query("DELETE FROM \(table) WHERE message_id = ?", [.integer(id)])
+    /// Takes back a message inserted in this transaction, with its lookup rows (found by their keys).
+    private func removeMessage(_ id: Int64, _ message: NewMessage, on connection: any SQLConnection) async throws {
+        for address in Set(message.allRecipients.map { $0.lowercased() }) {
+            try await connection.query("DELETE FROM message_recipients WHERE address = ? AND message_id = ?", [.text(address), .integer(id)])
+        }
+        for tag in Set(message.tags) {
+            try await connection.query("DELETE FROM message_tags WHERE tag = ? AND message_id = ?", [.text(tag), .integer(id)])
         }
         try await connection.query("DELETE FROM messages WHERE id = ?", [.integer(id)])
     }
@@ -283,8 +305,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         }
         return batch.map { settlement in
             if let record = settled[settlement.lease.messageID] { return .success(record) }
-            return .failure(
-                StoreError(.leaseLost, "message \(settlement.lease.messageID) is no longer held by this lease; its state was not changed"))
+            return .failure(Self.leaseLost(settlement.lease.messageID))
         }
     }
 

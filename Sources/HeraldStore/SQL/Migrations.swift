@@ -2,7 +2,7 @@
 struct Migration: Sendable {
     var version: Int
     var name: String
-    /// Statements with `{serial}`, `{blob}` and `{bool}` left for the dialect to spell.
+    /// Statements with `{serial}`, `{blob}`, `{bool}` and `{without_rowid}` left for the dialect to spell.
     var statements: [String]
 }
 
@@ -65,10 +65,17 @@ enum Migrations {
                 "CREATE INDEX messages_template ON messages (template_code, id)",
                 "CREATE INDEX messages_account ON messages (account_id, id)",
                 "CREATE INDEX messages_created ON messages (created_at, status)",
-                "CREATE TABLE message_recipients (message_id BIGINT NOT NULL, kind TEXT NOT NULL, address TEXT NOT NULL)",
-                "CREATE INDEX message_recipients_address ON message_recipients (address, message_id)",
-                "CREATE TABLE message_tags (message_id BIGINT NOT NULL, tag TEXT NOT NULL)",
-                "CREATE INDEX message_tags_tag ON message_tags (tag, message_id)",
+                // Lookup tables for filtering by recipient and tag: the key is the index, so on
+                // SQLite each row is one b-tree entry (WITHOUT ROWID).
+                """
+                CREATE TABLE message_recipients (
+                    address TEXT NOT NULL, message_id BIGINT NOT NULL, kind TEXT NOT NULL,
+                    PRIMARY KEY (address, message_id, kind)){without_rowid}
+                """,
+                """
+                CREATE TABLE message_tags (
+                    tag TEXT NOT NULL, message_id BIGINT NOT NULL, PRIMARY KEY (tag, message_id)){without_rowid}
+                """,
                 """
                 CREATE TABLE idempotency_keys (
                     scope BIGINT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL,

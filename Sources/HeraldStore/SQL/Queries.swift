@@ -43,13 +43,24 @@ struct Queries: Sendable {
 
     init(dialect: SQLDialect) {
         self.dialect = dialect
+        // The database's clock is read once per statement (n), not four times per row.
         insertMessages = SQLTemplate(
-            "INSERT INTO messages (\(Self.insertColumns)) VALUES {values} RETURNING uid, id, status, next_attempt_at, created_at",
-            dialect: dialect)
-        insertMessageRow = dialect.render(
-            "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                + "CASE WHEN CAST(? AS BIGINT) > {now} THEN 'scheduled' ELSE 'pending' END, "
-                + "?, CAST(? AS BIGINT), CAST(? AS BIGINT), 0, ?, COALESCE(CAST(? AS BIGINT), {now}), ?, ?, {now}, {now})")
+            """
+            WITH n (now) AS (SELECT {now}),
+            v (uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
+                bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account,
+                priority, send_at, expires_at, max_attempts, tags, metadata) AS (VALUES {values})
+            INSERT INTO messages (\(Self.insertColumns))
+            SELECT v.uid, v.request_id, v.api_key_id, v.idempotency_key, v.channel, v.from_address, v.to_addresses,
+                v.cc_addresses, v.bcc_addresses, v.subject, v.template_code, v.template_variables, v.mime,
+                v.message_id_header, v.from_account, CASE WHEN v.send_at > n.now THEN 'scheduled' ELSE 'pending' END,
+                v.priority, v.send_at, v.expires_at, 0, v.max_attempts, COALESCE(v.send_at, n.now), v.tags, v.metadata,
+                n.now, n.now
+            FROM v, n
+            RETURNING uid, id, status, next_attempt_at, created_at
+            """, dialect: dialect)
+        // PostgreSQL needs a type for parameters that may be NULL in a VALUES list.
+        insertMessageRow = "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?)"
         settle = SQLTemplate(
             """
             WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values})

@@ -70,7 +70,7 @@ public struct SQLDialect: Sendable {
         migrationLock: ["SELECT pg_advisory_xact_lock(7261057)"]  // any constant shared by Herald's processes
     )
 
-    /// `sql` with `{now}`, `{serial}`, `{blob}`, `{bool}`, `{skip_locked}` and `{index:NAME}`
+    /// `sql` with `{now}`, `{serial}`, `{blob}`, `{bool}`, `{skip_locked}`, `{without_rowid}` and `{index:NAME}`
     /// spelled for this backend.
     func render(_ sql: String) -> String {
         var sql = sql
@@ -83,5 +83,6 @@ public struct SQLDialect: Sendable {
             .replacingOccurrences(of: "{blob}", with: blob)
             .replacingOccurrences(of: "{bool}", with: boolean)
             .replacingOccurrences(of: "{skip_locked}", with: skipLocked)
+            .replacingOccurrences(of: "{without_rowid}", with: namesIndexes ? " WITHOUT ROWID" : "")
     }
 }
