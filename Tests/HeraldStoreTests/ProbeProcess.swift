@@ -12,6 +12,8 @@ final class ProbeProcess: Sendable {
     private let lines = Mutex<[String]>([])
     private let partial = Mutex<String>("")
     private let errors = Mutex<String>("")
+    /// Signalled by each reader thread at end of file.
+    private let finished = DispatchSemaphore(value: 0)
 
     static let binary: URL = {
         let testBinary = URL(
@@ -31,11 +33,21 @@ final class ProbeProcess: Sendable {
         process.standardOutput = out
         process.standardError = err
         self.process = process
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.received(handle.availableData) }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            self?.errors.withLock { $0 += text }
-        }
+        // One plain thread per pipe reads until end of file (readabilityHandler's dispatch sources
+        // have crashed the test process on Linux when torn down).
+        let outHandle = out.fileHandleForReading
+        let errHandle = err.fileHandleForReading
+        Thread { [weak self] in
+            while case let data = outHandle.availableData, !data.isEmpty { self?.received(data) }
+            self?.finished.signal()
+        }.start()
+        Thread { [weak self] in
+            while case let data = errHandle.availableData, !data.isEmpty {
+                let text = String(decoding: data, as: UTF8.self)
+                self?.errors.withLock { $0 += text }
+            }
+            self?.finished.signal()
+        }.start()
         try process.run()
     }
 
@@ -50,13 +62,9 @@ final class ProbeProcess: Sendable {
         lines.withLock { $0 += complete }
     }
 
-    /// Reads what the ended process left in its pipes.
+    /// Waits (a few seconds at most) for the reader threads to read what the ended process left.
     private func drain() {
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        received(out.fileHandleForReading.readDataToEndOfFile())
-        let rest = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        errors.withLock { $0 += rest }
+        for _ in 0..<2 { _ = finished.wait(timeout: .now() + 10) }
     }
 
     /// Every complete line printed so far.

@@ -110,6 +110,23 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
+    public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        let clock = ContinuousClock()
+        let giveUp = clock.now + configuration.retryDeadline
+        while true {
+            do {
+                return try await mapErrors {
+                    try await client.withConnection { connection in
+                        try await Connection(connection: connection, logger: logger).query(sql, binds)
+                    }
+                }
+            } catch let error as Retry {
+                guard clock.now < giveUp else { throw error.underlying }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+            }
+        }
+    }
+
     public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         do {
             return try await mapErrors {

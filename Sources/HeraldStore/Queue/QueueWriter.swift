@@ -11,6 +11,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     /// alone, so that one bad message cannot fail the others.
     func commit(enqueues batch: [NewMessage]) async -> [Result<EnqueueResult, any Error>] {
         do {
+            if canEnqueueInOneStatement(batch) { return try await enqueueInOneStatement(batch) }
             return try await backend.write { try await insert(batch, on: $0) }
         } catch {
             guard batch.count > 1 else { return [.failure(error)] }
@@ -29,7 +30,11 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         let unique = batch.filter { seen.insert($0.lease.messageID).inserted }
         let results: [Result<MessageRecord, any Error>]
         do {
-            results = try await backend.write { try await settle(unique, on: $0) }
+            if queries.dialect.writableCTEs {
+                results = try await settleInOneStatement(unique)
+            } else {
+                results = try await backend.write { try await settle(unique, on: $0) }
+            }
         } catch {
             return Array(repeating: .failure(error), count: batch.count)
         }
@@ -41,6 +46,65 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
                 return .failure(Self.leaseLost(settlement.lease.messageID))
             }
             return result
+        }
+    }
+
+    /// The 21 values of one message row in `Queries.insertMessageRow`.
+    static func insertBinds(_ message: NewMessage, uid: String) -> [SQLValue] {
+        [
+            .text(uid), SQLValue(message.requestID), SQLValue(message.apiKeyID), SQLValue(message.idempotency?.key),
+            .text(message.channel), .text(message.from), .text(JSONText.encode(message.to)),
+            .text(JSONText.encode(message.cc)), .text(JSONText.encode(message.bcc)), SQLValue(message.subject),
+            SQLValue(message.templateCode), SQLValue(message.templateVariables), .blob(message.mime),
+            SQLValue(message.messageIDHeader), SQLValue(message.fromAccount), .integer(Int64(message.priority)),
+            SQLValue(message.sendAt), SQLValue(message.expiresAt), .integer(Int64(message.maxAttempts)),
+            .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
+        ]
+    }
+
+    /// The record of a message just inserted: what was given plus what the database decided (id,
+    /// status, times). Decoding the whole row back would cost more than the insert.
+    static func record(_ message: NewMessage, row: SQLRow) throws -> MessageRecord {
+        guard let status = MessageStatus(rawValue: try row.text("status")) else {
+            throw StoreError(.database, "a message has an unknown status")
+        }
+        let createdAt = try row.date("created_at")
+        return MessageRecord(
+            id: try row.int("id"), requestID: message.requestID, apiKeyID: message.apiKeyID,
+            idempotencyKey: message.idempotency?.key, channel: message.channel, from: message.from, to: message.to, cc: message.cc,
+            bcc: message.bcc, subject: message.subject, templateCode: message.templateCode,
+            templateVariables: message.templateVariables, messageIDHeader: message.messageIDHeader, fromAccount: message.fromAccount,
+            status: status, priority: message.priority, sendAt: message.sendAt.map(SQLTime.rounded),
+            expiresAt: message.expiresAt.map(SQLTime.rounded), attempts: 0, maxAttempts: message.maxAttempts,
+            nextAttemptAt: try row.date("next_attempt_at"), leaseOwner: nil, leaseUntil: nil, accountID: nil, errorCode: nil,
+            errorMessage: nil, smtpReply: nil, tags: message.tags, metadata: message.metadata, createdAt: createdAt,
+            updatedAt: createdAt, sentAt: nil)
+    }
+
+    /// The 8 values of one row in `Queries.settleRow`.
+    static func settleBinds(_ settlement: Settlement) -> [SQLValue] {
+        let report = settlement.report
+        let (status, delay): (MessageStatus, Int64?) =
+            switch settlement.kind {
+            case .delivered: (.success, nil)
+            case .retry(let after): (.retrying, SQLTime.micros(after))
+            case .failed: (.failed, nil)
+            }
+        let succeeded = status == .success
+        return [
+            .integer(settlement.lease.messageID), .text(settlement.lease.token), .text(status.rawValue), SQLValue(delay),
+            SQLValue(report.accountID), succeeded ? .null : SQLValue(report.errorCode),
+            succeeded ? .null : SQLValue(report.errorMessage), SQLValue(report.reply),
+        ]
+    }
+
+    /// How the attempt of a settlement is recorded.
+    static func outcome(_ settlement: Settlement) -> AttemptOutcome {
+        if settlement.report.ambiguous { return .ambiguous }
+        switch settlement.kind {
+        case .delivered: return .success
+        case .retry: return .retry
+        case .failed: return .failed
         }
     }
 
@@ -180,35 +244,16 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         for (position, (message, index)) in zip(messages, indices).enumerated() {
             let uid = UUID().uuidString
             indexByUID[uid] = (index, position)
-            binds += [
-                .text(uid), SQLValue(message.requestID), SQLValue(message.apiKeyID), SQLValue(message.idempotency?.key),
-                .text(message.channel), .text(message.from), .text(JSONText.encode(message.to)),
-                .text(JSONText.encode(message.cc)), .text(JSONText.encode(message.bcc)), SQLValue(message.subject),
-                SQLValue(message.templateCode), SQLValue(message.templateVariables), .blob(message.mime),
-                SQLValue(message.messageIDHeader), SQLValue(message.fromAccount), .integer(Int64(message.priority)),
-                SQLValue(message.sendAt), SQLValue(message.expiresAt), .integer(Int64(message.maxAttempts)),
-                .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
-            ]
+            binds += Self.insertBinds(message, uid: uid)
         }
         let rows = try await connection.query(sql, binds)
         // The record is built from what was inserted plus what the database decided; decoding the
         // whole row back would cost more than the insert.
         var records: [Int: MessageRecord] = [:]
         for row in rows {
-            guard let (index, position) = indexByUID[try row.text("uid")], let status = MessageStatus(rawValue: try row.text("status"))
-            else { continue }
+            guard let (index, position) = indexByUID[try row.text("uid")] else { continue }
             let message = messages[position]
-            let createdAt = try row.date("created_at")
-            records[index] = MessageRecord(
-                id: try row.int("id"), requestID: message.requestID, apiKeyID: message.apiKeyID,
-                idempotencyKey: message.idempotency?.key, channel: message.channel, from: message.from, to: message.to, cc: message.cc,
-                bcc: message.bcc, subject: message.subject, templateCode: message.templateCode,
-                templateVariables: message.templateVariables, messageIDHeader: message.messageIDHeader, fromAccount: message.fromAccount,
-                status: status, priority: message.priority, sendAt: message.sendAt.map(SQLTime.rounded),
-                expiresAt: message.expiresAt.map(SQLTime.rounded), attempts: 0, maxAttempts: message.maxAttempts,
-                nextAttemptAt: try row.date("next_attempt_at"), leaseOwner: nil, leaseUntil: nil, accountID: nil, errorCode: nil,
-                errorMessage: nil, smtpReply: nil, tags: message.tags, metadata: message.metadata, createdAt: createdAt,
-                updatedAt: createdAt, sentAt: nil)
+            records[index] = try Self.record(message, row: row)
         }
         guard records.count == messages.count else { throw StoreError(.database, "the database did not return every inserted message") }
         return records
@@ -239,7 +284,8 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     /// Takes back a message inserted in this transaction, with its lookup rows (found by their keys).
     private func removeMessage(_ id: Int64, _ message: NewMessage, on connection: any SQLConnection) async throws {
         for address in Set(message.allRecipients.map { $0.lowercased() }) {
-            try await connection.query("DELETE FROM message_recipients WHERE address = ? AND message_id = ?", [.text(address), .integer(id)])
+            try await connection.query(
+                "DELETE FROM message_recipients WHERE address = ? AND message_id = ?", [.text(address), .integer(id)])
         }
         for tag in Set(message.tags) {
             try await connection.query("DELETE FROM message_tags WHERE tag = ? AND message_id = ?", [.text(tag), .integer(id)])
@@ -252,21 +298,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     private func settle(_ batch: [Settlement], on connection: any SQLConnection) async throws -> [Result<MessageRecord, any Error>] {
         let sql = queries.settle.with(Queries.repeated(queries.settleRow, batch.count))
         var binds: [SQLValue] = []
-        for settlement in batch {
-            let report = settlement.report
-            let (status, delay): (MessageStatus, Int64?) =
-                switch settlement.kind {
-                case .delivered: (.success, nil)
-                case .retry(let after): (.retrying, SQLTime.micros(after))
-                case .failed: (.failed, nil)
-                }
-            let succeeded = status == .success
-            binds += [
-                .integer(settlement.lease.messageID), .text(settlement.lease.token), .text(status.rawValue), SQLValue(delay),
-                SQLValue(report.accountID), succeeded ? .null : SQLValue(report.errorCode),
-                succeeded ? .null : SQLValue(report.errorMessage), SQLValue(report.reply),
-            ]
-        }
+        for settlement in batch { binds += Self.settleBinds(settlement) }
         var settled: [Int64: MessageRecord] = [:]
         for row in try await connection.query(sql, binds) {
             let record = try row.messageRecord()
@@ -277,14 +309,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         for settlement in batch {
             guard let record = settled[settlement.lease.messageID] else { continue }
             let report = settlement.report
-            let outcome: AttemptOutcome =
-                if report.ambiguous { .ambiguous } else {
-                    switch settlement.kind {
-                    case .delivered: .success
-                    case .retry: .retry
-                    case .failed: .failed
-                    }
-                }
+            let outcome = Self.outcome(settlement)
             attempts += [
                 .integer(record.id), .integer(Int64(record.attempts)), .text(outcome.rawValue), SQLValue(report.accountID),
                 SQLValue(report.startedAt), SQLValue(report.errorClass), SQLValue(report.errorCode), SQLValue(report.errorMessage),

@@ -34,6 +34,14 @@ struct Queries: Sendable {
     let extendLeases: SQLTemplate
     let release: SQLTemplate
     let leaseRow = "(CAST(? AS BIGINT), CAST(? AS TEXT))"
+    // Single-statement batches, for dialects whose CTEs may write (see QueueWriter+SingleStatement).
+    let oneStatementEnqueueHead: SQLTemplate
+    let oneStatementRecipients: SQLTemplate
+    let oneStatementTags: SQLTemplate
+    let oneStatementEnqueueTail: String
+    let oneStatementSettle: SQLTemplate
+    let oneStatementReportRow =
+        "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?)"
 
     static let insertColumns = """
         uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
@@ -73,6 +81,67 @@ struct Queries: Sendable {
             FROM c
             WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
             RETURNING \(Self.qualifiedMessageColumns)
+            """, dialect: dialect)
+        oneStatementEnqueueHead = SQLTemplate(
+            """
+            WITH n (now) AS (SELECT {now}),
+            v (uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
+                bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account,
+                priority, send_at, expires_at, max_attempts, tags, metadata) AS (VALUES {values}),
+            m AS (
+                INSERT INTO messages (\(Self.insertColumns))
+                SELECT v.uid, v.request_id, v.api_key_id, v.idempotency_key, v.channel, v.from_address, v.to_addresses,
+                    v.cc_addresses, v.bcc_addresses, v.subject, v.template_code, v.template_variables, v.mime,
+                    v.message_id_header, v.from_account, CASE WHEN v.send_at > n.now THEN 'scheduled' ELSE 'pending' END,
+                    v.priority, v.send_at, v.expires_at, 0, v.max_attempts, COALESCE(v.send_at, n.now), v.tags, v.metadata,
+                    n.now, n.now
+                FROM v, n
+                RETURNING uid, id, status, next_attempt_at, created_at)
+            """, dialect: dialect)
+        oneStatementRecipients = SQLTemplate(
+            """
+            , r AS (
+                INSERT INTO message_recipients (address, message_id, kind)
+                SELECT x.address, m.id, x.kind FROM m JOIN (VALUES {values}) AS x (uid, kind, address) ON x.uid = m.uid
+                ON CONFLICT DO NOTHING)
+            """, dialect: dialect)
+        oneStatementTags = SQLTemplate(
+            """
+            , t AS (
+                INSERT INTO message_tags (tag, message_id)
+                SELECT y.tag, m.id FROM m JOIN (VALUES {values}) AS y (uid, tag) ON y.uid = m.uid
+                ON CONFLICT DO NOTHING)
+            """, dialect: dialect)
+        oneStatementEnqueueTail = """
+            , w AS (SELECT pg_notify('herald_queue', '') AS sent)
+            SELECT m.uid, m.id, m.status, m.next_attempt_at, m.created_at FROM m, w
+            """
+        oneStatementSettle = SQLTemplate(
+            """
+            WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values}),
+            r (id, outcome, account_id, started_at, error_class, error_code, error_message, smtp_code, enhanced_code, reply,
+                recipients, event_data) AS (VALUES {values}),
+            u AS (
+                UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
+                    next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
+                    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+                    account_id = COALESCE(c.account_id, messages.account_id),
+                    error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
+                    sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
+                FROM c
+                WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+                RETURNING \(Self.qualifiedMessageColumns)),
+            a AS (
+                INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,
+                    error_code, error_message, smtp_code, enhanced_code, reply, recipients)
+                SELECT u.id, u.attempts, r.outcome, r.account_id, r.started_at, {now}, r.error_class, r.error_code,
+                    r.error_message, r.smtp_code, r.enhanced_code, r.reply, r.recipients
+                FROM u JOIN r ON r.id = u.id),
+            e AS (
+                INSERT INTO events (kind, message_id, account_id, data, created_at)
+                SELECT 'message.failed', u.id, r.account_id, r.event_data, {now} FROM u JOIN r ON r.id = u.id
+                WHERE u.status = 'failed')
+            SELECT * FROM u
             """, dialect: dialect)
         insertAttempts = SQLTemplate(
             """
@@ -166,23 +235,22 @@ struct Queries: Sendable {
     }
 }
 
-/// A statement spelled for the dialect once, with a `{values}` slot filled per batch: rendering
+/// A statement spelled for the dialect once, with `{values}` slots filled per batch: rendering
 /// (a search and replace) would otherwise scan every large batch statement again.
 struct SQLTemplate: Sendable {
-    private let head: String
-    private let tail: String
+    private let pieces: [String]
 
     init(_ sql: String, dialect: SQLDialect) {
-        let rendered = dialect.render(sql)
-        if let slot = rendered.range(of: "{values}") {
-            head = String(rendered[..<slot.lowerBound])
-            tail = String(rendered[slot.upperBound...])
-        } else {
-            head = rendered
-            tail = ""
-        }
+        pieces = dialect.render(sql).components(separatedBy: "{values}")
     }
 
-    /// The statement with `values` in its slot.
-    func with(_ values: String) -> String { head + values + tail }
+    /// The statement with `fills` in its slots, in order.
+    func with(_ fills: String...) -> String {
+        var out = pieces[0]
+        for (index, piece) in pieces.dropFirst().enumerated() {
+            out += index < fills.count ? fills[index] : ""
+            out += piece
+        }
+        return out
+    }
 }

@@ -12,6 +12,9 @@ public protocol SQLBackend: Sendable {
     /// busy (another process) or a transaction must be retried (a serialisation failure), the
     /// whole body runs again, so it must only talk to the database.
     @discardableResult func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
+    /// Runs one statement that is atomic on its own (no explicit transaction: one round trip),
+    /// with the same turn-taking and retries as `write`.
+    func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
     /// Runs `body` on a connection for reading; each statement sees committed data.
     func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
     /// Tells waiting workers, in this process and (PostgreSQL) others, that messages arrived.
@@ -42,6 +45,8 @@ public struct SQLDialect: Sendable {
     var boolean: String
     /// Appended to the claim's inner SELECT: row locks that concurrent claimers skip.
     var skipLocked: String
+    /// Whether a CTE may insert or update (PostgreSQL), so that a batch can be one statement.
+    var writableCTEs: Bool
     /// Whether `{index:NAME}` becomes `INDEXED BY NAME`. SQLite's planner, without statistics,
     /// may prefer a broad index and sort the whole queue; naming the partial index keeps a claim
     /// proportional to its batch (and fails loudly if the index could not serve it).
@@ -56,6 +61,7 @@ public struct SQLDialect: Sendable {
         blob: "BLOB",
         boolean: "INTEGER",
         skipLocked: "",
+        writableCTEs: false,
         namesIndexes: true,
         migrationLock: []  // BEGIN IMMEDIATE already holds the one write lock.
     )
@@ -66,6 +72,7 @@ public struct SQLDialect: Sendable {
         blob: "BYTEA",
         boolean: "BOOLEAN",
         skipLocked: " FOR UPDATE SKIP LOCKED",
+        writableCTEs: true,
         namesIndexes: false,
         migrationLock: ["SELECT pg_advisory_xact_lock(7261057)"]  // any constant shared by Herald's processes
     )

@@ -13,9 +13,8 @@ extension SQLStore {
         guard limit > 0 else { return [] }
         let token = UUID().uuidString
         let sql = queries.claim
-        let rows = try await backend.write { connection in
-            try await connection.query(sql, [.text(owner), .text(token), .integer(SQLTime.micros(lease)), .integer(Int64(limit))])
-        }
+        let rows = try await backend.writeStatement(
+            sql, [.text(owner), .text(token), .integer(SQLTime.micros(lease)), .integer(Int64(limit))])
         let claimed = try rows.map { row in
             let record = try row.messageRecord()
             return ClaimedMessage(message: record, mime: row.bytes("mime") ?? [], lease: Lease(messageID: record.id, token: token))
@@ -30,7 +29,7 @@ extension SQLStore {
         guard !leases.isEmpty else { return [] }
         let sql = queries.extendLeases.with(Queries.repeated(queries.leaseRow, leases.count))
         let binds = leases.flatMap { [SQLValue.integer($0.messageID), .text($0.token)] } + [.integer(SQLTime.micros(duration))]
-        let rows = try await backend.write { try await $0.query(sql, binds) }
+        let rows = try await backend.writeStatement(sql, binds)
         return Set(try rows.map { try $0.int("id") })
     }
 
@@ -38,7 +37,7 @@ extension SQLStore {
         guard !leases.isEmpty else { return [] }
         let sql = queries.release.with(Queries.repeated(queries.leaseRow, leases.count))
         let binds = leases.flatMap { [SQLValue.integer($0.messageID), .text($0.token)] }
-        let rows = try await backend.write { try await $0.query(sql, binds) }
+        let rows = try await backend.writeStatement(sql, binds)
         return Set(try rows.map { try $0.int("id") })
     }
 

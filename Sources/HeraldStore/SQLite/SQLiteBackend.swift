@@ -119,6 +119,16 @@ public final class SQLiteBackend: SQLBackend {
         }
     }
 
+    public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await writeLock.withLock {
+            try await mapErrors {
+                try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
+                    try await Connection(connection: writer).query(sql, binds)
+                }
+            }
+        }
+    }
+
     public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         let reader = nextReader.withLockedValue { index in
             index = (index + 1) % readers.count
