@@ -58,11 +58,11 @@ struct QueueBenchmark {
         let pg = postgres ?? Result()
 
         print("queue: durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on); this disk: \(Int(fsyncs)) fsync/s")
-        print(pad("", 44) + pad("SQLite", 14, right: true) + pad("PostgreSQL", 14, right: true) + pad("target", 10, right: true))
+        print(pad("", 52) + pad("SQLite", 14, right: true) + pad("PostgreSQL", 14, right: true) + pad("target", 10, right: true))
         func row(_ name: String, _ a: Double, _ b: Double, _ target: String, decimals: Bool = false) {
             let format: (Double) -> String = { decimals ? String(format: "%.2f", $0) : String(Int($0)) }
             print(
-                pad(name, 44) + pad(format(a), 14, right: true) + pad(postgres == nil ? "-" : format(b), 14, right: true)
+                pad(name, 52) + pad(format(a), 14, right: true) + pad(postgres == nil ? "-" : format(b), 14, right: true)
                     + pad(target, 10, right: true))
         }
         row("enqueue/s, 1 producer", sqlite.enqueue1, pg.enqueue1, "")
@@ -108,7 +108,8 @@ struct QueueBenchmark {
             // The long queue is filled by 256 producers: larger batches, a shorter wait.
             result.fill = try await enqueueRate(store, count: large - 1_000, producers: 256)
             (result.claimMedian1m, result.claimP99at1m) = try await claimLatency(store)
-            try await Self.empty(store)
+            // The long queue is left as it is: the SQLite file is deleted and scripts/bench's
+            // PostgreSQL is thrown away.
             return result
         }
     }
@@ -187,7 +188,7 @@ struct QueueBenchmark {
         return (samples[samples.count / 2], samples[samples.count * 99 / 100])
     }
 
-    /// Settles whatever is queued, so that each phase starts from an empty queue.
+    /// Settles whatever an earlier run left queued, so that the measurements start from an empty queue.
     static func empty(_ store: any Store) async throws {
         while true {
             let claimed = try await store.claim(limit: 1000, owner: "bench-empty", lease: .seconds(300))
