@@ -107,3 +107,16 @@ public protocol Store: Service {
     /// The suppressions among `addresses`.
     func suppressions(among addresses: [String]) async throws -> [SuppressionRecord]
 }
+
+/// Runs `body` with `store` while the store's service (`run()`) runs beside it, then stops the
+/// service. For commands and tests; a server puts the store in its `ServiceGroup` instead.
+public func withRunningStore<T: Sendable>(_ store: any Store, _ body: @Sendable (any Store) async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await store.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await body(store)
+    }
+}

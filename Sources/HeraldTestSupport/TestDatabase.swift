@@ -116,15 +116,3 @@ public func withTestStore<T: Sendable>(
         throw error
     }
 }
-
-/// Runs `body` while `store.run()` runs beside it, then cancels the store.
-public func withRunningStore<T: Sendable>(_ store: any Store, _ body: @Sendable (any Store) async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            try await store.run()
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await body(store)
-    }
-}

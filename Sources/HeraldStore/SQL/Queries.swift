@@ -43,6 +43,38 @@ struct Queries: Sendable {
     let oneStatementReportRow =
         "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?)"
 
+    /// The message rows of a batch, `v`, with the database's clock read once, `n`.
+    static let insertSources = """
+        WITH n (now) AS (SELECT {now}),
+        v (uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
+            bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account,
+            priority, send_at, expires_at, max_attempts, tags, metadata) AS (VALUES {values})
+        """
+    /// Inserts `v` as new messages and returns what the database decided for each.
+    static let insertFromSources = """
+        INSERT INTO messages (\(insertColumns))
+        SELECT v.uid, v.request_id, v.api_key_id, v.idempotency_key, v.channel, v.from_address, v.to_addresses,
+            v.cc_addresses, v.bcc_addresses, v.subject, v.template_code, v.template_variables, v.mime,
+            v.message_id_header, v.from_account, CASE WHEN v.send_at > n.now THEN 'scheduled' ELSE 'pending' END,
+            v.priority, v.send_at, v.expires_at, 0, v.max_attempts, COALESCE(v.send_at, n.now), v.tags, v.metadata,
+            n.now, n.now
+        FROM v, n
+        RETURNING uid, id, status, next_attempt_at, created_at
+        """
+    /// The settlements `c` applied to the messages whose lease they hold; returns the new rows.
+    static let settleFromSources = """
+        UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
+            next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
+            lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+            account_id = COALESCE(c.account_id, messages.account_id),
+            error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
+            sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
+        FROM c
+        WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+        RETURNING \(qualifiedMessageColumns)
+        """
+    static let settleSources = "c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values})"
+
     static let insertColumns = """
         uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
         bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account, status,
@@ -52,52 +84,11 @@ struct Queries: Sendable {
     init(dialect: SQLDialect) {
         self.dialect = dialect
         // The database's clock is read once per statement (n), not four times per row.
-        insertMessages = SQLTemplate(
-            """
-            WITH n (now) AS (SELECT {now}),
-            v (uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
-                bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account,
-                priority, send_at, expires_at, max_attempts, tags, metadata) AS (VALUES {values})
-            INSERT INTO messages (\(Self.insertColumns))
-            SELECT v.uid, v.request_id, v.api_key_id, v.idempotency_key, v.channel, v.from_address, v.to_addresses,
-                v.cc_addresses, v.bcc_addresses, v.subject, v.template_code, v.template_variables, v.mime,
-                v.message_id_header, v.from_account, CASE WHEN v.send_at > n.now THEN 'scheduled' ELSE 'pending' END,
-                v.priority, v.send_at, v.expires_at, 0, v.max_attempts, COALESCE(v.send_at, n.now), v.tags, v.metadata,
-                n.now, n.now
-            FROM v, n
-            RETURNING uid, id, status, next_attempt_at, created_at
-            """, dialect: dialect)
+        insertMessages = SQLTemplate(Self.insertSources + "\n" + Self.insertFromSources, dialect: dialect)
         // PostgreSQL needs a type for parameters that may be NULL in a VALUES list.
         insertMessageRow = "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?)"
-        settle = SQLTemplate(
-            """
-            WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values})
-            UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
-                next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
-                lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-                account_id = COALESCE(c.account_id, messages.account_id),
-                error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
-                sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
-            FROM c
-            WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
-            RETURNING \(Self.qualifiedMessageColumns)
-            """, dialect: dialect)
-        oneStatementEnqueueHead = SQLTemplate(
-            """
-            WITH n (now) AS (SELECT {now}),
-            v (uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
-                bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account,
-                priority, send_at, expires_at, max_attempts, tags, metadata) AS (VALUES {values}),
-            m AS (
-                INSERT INTO messages (\(Self.insertColumns))
-                SELECT v.uid, v.request_id, v.api_key_id, v.idempotency_key, v.channel, v.from_address, v.to_addresses,
-                    v.cc_addresses, v.bcc_addresses, v.subject, v.template_code, v.template_variables, v.mime,
-                    v.message_id_header, v.from_account, CASE WHEN v.send_at > n.now THEN 'scheduled' ELSE 'pending' END,
-                    v.priority, v.send_at, v.expires_at, 0, v.max_attempts, COALESCE(v.send_at, n.now), v.tags, v.metadata,
-                    n.now, n.now
-                FROM v, n
-                RETURNING uid, id, status, next_attempt_at, created_at)
-            """, dialect: dialect)
+        settle = SQLTemplate("WITH " + Self.settleSources + "\n" + Self.settleFromSources, dialect: dialect)
+        oneStatementEnqueueHead = SQLTemplate(Self.insertSources + ",\nm AS (" + Self.insertFromSources + ")", dialect: dialect)
         oneStatementRecipients = SQLTemplate(
             """
             , r AS (
@@ -118,19 +109,10 @@ struct Queries: Sendable {
             """
         oneStatementSettle = SQLTemplate(
             """
-            WITH c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values}),
+            WITH \(Self.settleSources),
             r (id, outcome, account_id, started_at, error_class, error_code, error_message, smtp_code, enhanced_code, reply,
                 recipients, event_data) AS (VALUES {values}),
-            u AS (
-                UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
-                    next_attempt_at = CASE WHEN c.delay IS NULL THEN messages.next_attempt_at ELSE {now} + c.delay END,
-                    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-                    account_id = COALESCE(c.account_id, messages.account_id),
-                    error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
-                    sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
-                FROM c
-                WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
-                RETURNING \(Self.qualifiedMessageColumns)),
+            u AS (\(Self.settleFromSources)),
             a AS (
                 INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,
                     error_code, error_message, smtp_code, enhanced_code, reply, recipients)

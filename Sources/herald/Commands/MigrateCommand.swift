@@ -19,7 +19,7 @@ struct MigrateCommand: AsyncParsableCommand {
         do {
             // Migrations never read or write secrets, so any key will do here.
             let store = try await location.open(secretKey: .generate(), logger: logger)
-            let (ran, applied) = try await withStore(store) { store in
+            let (ran, applied) = try await withRunningStore(store) { store in
                 let ran = try await store.migrate()
                 return (ran, try await store.appliedMigrations())
             }

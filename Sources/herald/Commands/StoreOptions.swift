@@ -21,15 +21,3 @@ struct DatabaseOptions: ParsableArguments {
         return StoreLocation(text.isEmpty ? "herald.sqlite" : text, synchronous: synchronous)
     }
 }
-
-/// Runs `body` while the store's service runs beside it.
-func withStore<T: Sendable>(_ store: any Store, _ body: @Sendable (any Store) async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            try await store.run()
-            return nil
-        }
-        defer { group.cancelAll() }
-        return try await body(store)
-    }
-}
