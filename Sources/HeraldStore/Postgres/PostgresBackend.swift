@@ -210,8 +210,11 @@ public final class PostgresBackend: SQLBackend {
             }
             let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger)
             var result: [SQLRow] = []
+            var columns: SQLColumns?
             for try await row in rows {
-                result.append(SQLRow(columns: row.map { ($0.columnName, Self.value($0)) }))
+                let names = columns ?? SQLColumns(names: row.map(\.columnName))
+                columns = names
+                result.append(SQLRow(columns: names, values: row.map(Self.value)))
             }
             return result
         }

@@ -31,19 +31,39 @@ enum SQLTime {
     }
 }
 
-/// One result row, by column name.
-public struct SQLRow: Sendable {
-    var values: [String: SQLValue]
+/// The column names of one result set, shared by all its rows.
+public final class SQLColumns: Sendable {
+    let positions: [String: Int]
 
-    /// Makes a row from column names and values, as a backend read them.
-    public init(columns: [(String, SQLValue)]) {
-        var values: [String: SQLValue] = [:]
-        values.reserveCapacity(columns.count)
-        for (name, value) in columns { values[name] = value }
+    /// The names in the order the row's values come.
+    public init(names: [String]) {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(names.count)
+        for (position, name) in names.enumerated() where positions[name] == nil { positions[name] = position }
+        self.positions = positions
+    }
+}
+
+/// One result row, read by column name.
+public struct SQLRow: Sendable {
+    let columns: SQLColumns
+    let values: [SQLValue]
+
+    /// A row of `values` in the order of `columns` (one `SQLColumns` serves a whole result set).
+    public init(columns: SQLColumns, values: [SQLValue]) {
+        self.columns = columns
         self.values = values
     }
 
-    subscript(_ column: String) -> SQLValue { values[column] ?? .null }
+    /// A row from name and value pairs.
+    public init(columns: [(String, SQLValue)]) {
+        self.init(columns: SQLColumns(names: columns.map(\.0)), values: columns.map(\.1))
+    }
+
+    subscript(_ column: String) -> SQLValue {
+        guard let position = columns.positions[column], position < values.count else { return .null }
+        return values[position]
+    }
 
     func int(_ column: String) throws -> Int64 {
         guard let value = optionalInt(column) else { throw Self.missing(column) }

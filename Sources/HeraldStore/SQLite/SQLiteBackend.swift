@@ -209,7 +209,9 @@ public final class SQLiteBackend: SQLBackend {
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
             let rows = try await connection.query(sql, binds.map(Self.sqliteData))
-            return rows.map { row in SQLRow(columns: row.columns.map { ($0.name, Self.value($0.data)) }) }
+            guard let first = rows.first else { return [] }
+            let columns = SQLColumns(names: first.columns.map(\.name))
+            return rows.map { row in SQLRow(columns: columns, values: row.columns.map { Self.value($0.data) }) }
         }
 
         static func sqliteData(_ value: SQLValue) -> SQLiteData {
