@@ -94,32 +94,29 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        let clock = ContinuousClock()
-        let giveUp = clock.now + configuration.retryDeadline
-        while true {
-            do {
-                return try await mapErrors {
-                    try await client.withTransaction(logger: logger) { connection in
-                        try await body(Connection(connection: connection, logger: logger))
-                    }
-                }
-            } catch let error as Retry {
-                guard clock.now < giveUp else { throw error.underlying }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))
+        try await retryingAbortedTransactions {
+            try await client.withTransaction(logger: logger) { connection in
+                try await body(Connection(connection: connection, logger: logger))
             }
         }
     }
 
     public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await retryingAbortedTransactions {
+            try await client.withConnection { connection in
+                try await Connection(connection: connection, logger: logger).query(sql, binds)
+            }
+        }
+    }
+
+    /// Runs `operation` (errors mapped) again after serialisation failures and deadlocks, until
+    /// `retryDeadline`.
+    private func retryingAbortedTransactions<T>(_ operation: () async throws -> T) async throws -> T {
         let clock = ContinuousClock()
         let giveUp = clock.now + configuration.retryDeadline
         while true {
             do {
-                return try await mapErrors {
-                    try await client.withConnection { connection in
-                        try await Connection(connection: connection, logger: logger).query(sql, binds)
-                    }
-                }
+                return try await mapErrors(operation)
             } catch let error as Retry {
                 guard clock.now < giveUp else { throw error.underlying }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...20)))

@@ -55,11 +55,6 @@ public struct SQLRow: Sendable {
         self.values = values
     }
 
-    /// A row from name and value pairs.
-    public init(columns: [(String, SQLValue)]) {
-        self.init(columns: SQLColumns(names: columns.map(\.0)), values: columns.map(\.1))
-    }
-
     subscript(_ column: String) -> SQLValue {
         guard let position = columns.positions[column], position < values.count else { return .null }
         return values[position]
