@@ -52,6 +52,15 @@ public protocol Store: Service {
     /// notification from another) or after `timeout`, whichever is first.
     func waitForWork(timeout: Duration) async
 
+    /// Records a try through one account that failed and was handed to another account within the
+    /// same claim (failover). The message stays `sending`; throws `leaseLost` unless the lease is current.
+    func recordFailover(_ lease: Lease, report: AttemptReport) async throws
+    /// Gives a held message back, due again after `delay` (database clock), without spending an
+    /// attempt: no account could take it now (all open, throttled or out of quota). The reason is
+    /// kept as the message's last error. Throws `leaseLost` unless the lease is current.
+    @discardableResult func postpone(_ lease: Lease, by delay: Duration, errorCode: String, errorMessage: String) async throws
+        -> MessageRecord
+
     // MARK: Statistics
 
     /// Counts over the last `window`.
@@ -69,6 +78,21 @@ public protocol Store: Service {
     func updateAccount(id: Int64, _ settings: AccountSettings, password: PasswordChange) async throws -> AccountRecord
     /// Writes the breaker and error fields.
     func updateAccountHealth(id: Int64, _ update: AccountHealthUpdate) async throws -> AccountRecord
+    /// Reads the account and the database's clock, lets `change` decide the new breaker fields, and
+    /// writes them, in one transaction with the row locked: workers on many machines share one
+    /// breaker without losing each other's updates. `change` may run more than once (a retried
+    /// transaction), so it must be pure. Returns the account as it is after, and whether it changed.
+    func changeAccountHealth(id: Int64, _ change: @escaping @Sendable (AccountRecord, Date) -> AccountHealthUpdate?) async throws
+        -> (account: AccountRecord, changed: Bool)
+    /// Pauses the account for `duration` from now (database clock), after a provider's rate-limit
+    /// reply. An existing longer pause is kept.
+    func throttleAccount(id: Int64, for duration: Duration) async throws
+    /// Counts one send against the account's limits, atomically across every worker: granted when
+    /// both the minute and the UTC day have room (`nil` means no limit), otherwise nothing is
+    /// counted and the answer says until when the limit holds.
+    func reserveQuota(accountID: Int64, perMinute: Int?, perDay: Int?) async throws -> QuotaReservation
+    /// The account's sends in the current minute and day.
+    func quotaUsage(accountID: Int64) async throws -> QuotaUsage
     /// Deletes an account; its messages keep their history.
     func deleteAccount(id: Int64) async throws
     /// The account's password, opened. Only for the delivery code that logs in with it.
@@ -93,6 +117,13 @@ public protocol Store: Service {
     func apiKey(hash: String) async throws -> APIKeyRecord?
     func apiKeys() async throws -> [APIKeyRecord]
     func revokeAPIKey(id: Int64) async throws
+
+    // MARK: Sandbox captures
+
+    /// Stores what the sandbox channel captured.
+    @discardableResult func saveCapture(_ capture: NewCapture) async throws -> CaptureRecord
+    /// The message's captures, oldest first.
+    func captures(messageID: Int64) async throws -> [CaptureRecord]
 
     // MARK: Events and suppressions
 

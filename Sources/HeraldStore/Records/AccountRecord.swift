@@ -55,6 +55,8 @@ public struct AccountRecord: Sendable, Hashable, Identifiable {
     public var lastErrorCode: String?
     public var lastError: String?
     public var lastSuccessAt: Date?
+    /// A provider's rate-limit reply pauses the account until then.
+    public var throttledUntil: Date?
     /// Lower is tried first, like MX preference.
     public var priority: Int
     public var weight: Int
@@ -65,6 +67,46 @@ public struct AccountRecord: Sendable, Hashable, Identifiable {
     public var provider: String?
     public var createdAt: Date
     public var updatedAt: Date
+
+    /// An account as the store would return it after creating it from `settings`; for tests and
+    /// for code that plans before it stores.
+    public init(id: Int64, settings: AccountSettings, hasPassword: Bool = false, createdAt: Date = Date()) {
+        self.id = id
+        name = settings.name
+        email = settings.email
+        displayName = settings.displayName
+        smtpHost = settings.smtpHost
+        smtpPort = settings.smtpPort
+        security = settings.security
+        username = settings.username
+        self.hasPassword = hasPassword
+        tlsVerify = settings.tlsVerify
+        tlsCAPEM = settings.tlsCAPEM
+        channel = settings.channel
+        isActive = settings.isActive
+        health = .closed
+        failureCount = 0
+        priority = settings.priority
+        weight = settings.weight
+        perMinuteLimit = settings.perMinuteLimit
+        perDayLimit = settings.perDayLimit
+        routing = settings.routing
+        provider = settings.provider
+        self.createdAt = createdAt
+        updatedAt = createdAt
+    }
+
+    /// The settings it was made from (the password aside).
+    public var settings: AccountSettings {
+        AccountSettings(
+            name: name, email: email, displayName: displayName, smtpHost: smtpHost, smtpPort: smtpPort, security: security,
+            username: username, tlsVerify: tlsVerify, tlsCAPEM: tlsCAPEM, channel: channel, isActive: isActive,
+            priority: priority, weight: weight, perMinuteLimit: perMinuteLimit, perDayLimit: perDayLimit, routing: routing,
+            provider: provider)
+    }
+
+    /// The name the server logs in with: `username`, else `email`.
+    public var login: String { username ?? email }
 }
 
 /// The fields of a new account; also used, whole, to replace an account's settings.

@@ -12,6 +12,8 @@ public enum AttemptOutcome: String, Sendable, Hashable, Codable {
     case ambiguous
     /// The worker's lease expired before it reported anything (it crashed or hung).
     case leaseExpired = "lease_expired"
+    /// This account failed and the message was handed to another account in the same claim.
+    case failedOver = "failed_over"
 }
 
 /// One recipient's result within an attempt.

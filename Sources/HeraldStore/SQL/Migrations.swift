@@ -107,6 +107,35 @@ enum Migrations {
                     address TEXT PRIMARY KEY, reason TEXT NOT NULL, source TEXT, created_at BIGINT NOT NULL)
                 """,
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "delivery: throttles, quotas, sandbox captures and the sandbox account",
+            statements: [
+                // A provider's rate-limit reply pauses the account until then (database clock).
+                "ALTER TABLE email_accounts ADD COLUMN throttled_until BIGINT",
+                // Sends counted per account in fixed windows ('minute', 'day'), shared by every worker.
+                """
+                CREATE TABLE account_usage (
+                    account_id BIGINT NOT NULL, period TEXT NOT NULL, period_start BIGINT NOT NULL,
+                    used BIGINT NOT NULL, PRIMARY KEY (account_id, period))
+                """,
+                """
+                CREATE TABLE sandbox_captures (
+                    id {serial}, message_id BIGINT NOT NULL, account_id BIGINT, sender TEXT NOT NULL,
+                    recipients TEXT NOT NULL, data {blob} NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX sandbox_captures_message ON sandbox_captures (message_id, id)",
+                // A fresh install can send at once: the sandbox captures instead of sending, and the
+                // router picks it only while no other active account exists (HeraldDelivery).
+                """
+                INSERT INTO email_accounts (name, email, display_name, smtp_host, smtp_port, security, tls_verify,
+                    channel, is_active, priority, weight, routing, created_at, updated_at)
+                SELECT 'sandbox', 'sandbox@herald.localhost', 'Herald sandbox', 'sandbox.invalid', 0, 'none',
+                    CAST(1 AS {bool}), 'sandbox', CAST(1 AS {bool}), 1000, 1, '{"from_domains":[],"tags":[]}', {now}, {now}
+                WHERE NOT EXISTS (SELECT 1 FROM email_accounts WHERE name = 'sandbox')
+                """,
+            ]
+        ),
     ]
 }

@@ -45,6 +45,9 @@ public struct SQLDialect: Sendable {
     var boolean: String
     /// Appended to the claim's inner SELECT: row locks that concurrent claimers skip.
     var skipLocked: String
+    /// Appended to a SELECT that reads a row it will update in the same transaction. SQLite needs
+    /// nothing: `BEGIN IMMEDIATE` already holds the one write lock.
+    var forUpdate: String
     /// Whether a CTE may insert or update (PostgreSQL), so that a batch can be one statement.
     var writableCTEs: Bool
     /// Whether `{index:NAME}` becomes `INDEXED BY NAME`. SQLite's planner, without statistics,
@@ -61,6 +64,7 @@ public struct SQLDialect: Sendable {
         blob: "BLOB",
         boolean: "INTEGER",
         skipLocked: "",
+        forUpdate: "",
         writableCTEs: false,
         namesIndexes: true,
         migrationLock: []  // BEGIN IMMEDIATE already holds the one write lock.
@@ -72,12 +76,13 @@ public struct SQLDialect: Sendable {
         blob: "BYTEA",
         boolean: "BOOLEAN",
         skipLocked: " FOR UPDATE SKIP LOCKED",
+        forUpdate: " FOR UPDATE",
         writableCTEs: true,
         namesIndexes: false,
         migrationLock: ["SELECT pg_advisory_xact_lock(7261057)"]  // any constant shared by Herald's processes
     )
 
-    /// `sql` with `{now}`, `{serial}`, `{blob}`, `{bool}`, `{skip_locked}`, `{without_rowid}` and `{index:NAME}`
+    /// `sql` with `{now}`, `{serial}`, `{blob}`, `{bool}`, `{skip_locked}`, `{for_update}`, `{without_rowid}` and `{index:NAME}`
     /// spelled for this backend.
     func render(_ sql: String) -> String {
         var sql = sql
@@ -90,6 +95,7 @@ public struct SQLDialect: Sendable {
             .replacingOccurrences(of: "{blob}", with: blob)
             .replacingOccurrences(of: "{bool}", with: boolean)
             .replacingOccurrences(of: "{skip_locked}", with: skipLocked)
+            .replacingOccurrences(of: "{for_update}", with: forUpdate)
             .replacingOccurrences(of: "{without_rowid}", with: namesIndexes ? " WITHOUT ROWID" : "")
     }
 }

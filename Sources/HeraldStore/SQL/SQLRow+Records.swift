@@ -65,35 +65,25 @@ extension SQLRow {
 
     func accountRecord() throws -> AccountRecord {
         let routing = optionalText("routing").flatMap { try? JSONDecoder().decode(AccountRouting.self, from: Data($0.utf8)) }
-        return AccountRecord(
-            id: try int("id"),
-            name: try text("name"),
-            email: try text("email"),
-            displayName: optionalText("display_name"),
-            smtpHost: try text("smtp_host"),
-            smtpPort: Int(try int("smtp_port")),
-            security: AccountSecurity(rawValue: try text("security")) ?? .starttls,
-            username: optionalText("username"),
-            hasPassword: bytes("secret") != nil,
-            tlsVerify: try bool("tls_verify"),
-            tlsCAPEM: optionalText("tls_ca_pem"),
-            channel: try text("channel"),
-            isActive: try bool("is_active"),
-            health: AccountHealth(rawValue: try text("health")) ?? .closed,
-            failureCount: Int(try int("failure_count")),
-            openedUntil: optionalDate("opened_until"),
-            lastErrorCode: optionalText("last_error_code"),
-            lastError: optionalText("last_error"),
-            lastSuccessAt: optionalDate("last_success_at"),
-            priority: Int(try int("priority")),
-            weight: Int(try int("weight")),
-            perMinuteLimit: optionalInt("per_minute_limit").map(Int.init),
-            perDayLimit: optionalInt("per_day_limit").map(Int.init),
-            routing: routing ?? AccountRouting(),
-            provider: optionalText("provider"),
-            createdAt: try date("created_at"),
-            updatedAt: try date("updated_at")
-        )
+        let settings = AccountSettings(
+            name: try text("name"), email: try text("email"), displayName: optionalText("display_name"),
+            smtpHost: try text("smtp_host"), smtpPort: Int(try int("smtp_port")),
+            security: AccountSecurity(rawValue: try text("security")) ?? .starttls, username: optionalText("username"),
+            tlsVerify: try bool("tls_verify"), tlsCAPEM: optionalText("tls_ca_pem"), channel: try text("channel"),
+            isActive: try bool("is_active"), priority: Int(try int("priority")), weight: Int(try int("weight")),
+            perMinuteLimit: optionalInt("per_minute_limit").map(Int.init), perDayLimit: optionalInt("per_day_limit").map(Int.init),
+            routing: routing ?? AccountRouting(), provider: optionalText("provider"))
+        var record = AccountRecord(
+            id: try int("id"), settings: settings, hasPassword: bytes("secret") != nil, createdAt: try date("created_at"))
+        record.health = AccountHealth(rawValue: try text("health")) ?? .closed
+        record.failureCount = Int(try int("failure_count"))
+        record.openedUntil = optionalDate("opened_until")
+        record.lastErrorCode = optionalText("last_error_code")
+        record.lastError = optionalText("last_error")
+        record.lastSuccessAt = optionalDate("last_success_at")
+        record.throttledUntil = optionalDate("throttled_until")
+        record.updatedAt = try date("updated_at")
+        return record
     }
 
     func templateRecord() throws -> TemplateRecord {

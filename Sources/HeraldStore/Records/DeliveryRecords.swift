@@ -1,0 +1,50 @@
+import Foundation
+
+/// The answer to `Store.reserveQuota`: the send was counted, or a limit is reached until a time.
+public enum QuotaReservation: Sendable, Hashable {
+    case granted
+    /// The per-minute or per-day limit is used up until `until` (database clock).
+    case exhausted(until: Date)
+}
+
+/// An account's sends counted in the current windows.
+public struct QuotaUsage: Sendable, Hashable {
+    /// Sends in the current minute and UTC day (0 when the window has rolled over).
+    public var minute: Int
+    public var day: Int
+
+    public init(minute: Int = 0, day: Int = 0) {
+        self.minute = minute
+        self.day = day
+    }
+}
+
+/// What the sandbox channel captured instead of sending.
+public struct NewCapture: Sendable, Hashable {
+    public var messageID: Int64
+    public var accountID: Int64?
+    /// The envelope: sender and recipients, as an SMTP server would have seen them.
+    public var sender: String
+    public var recipients: [String]
+    /// The exact bytes that would have followed DATA.
+    public var data: [UInt8]
+
+    public init(messageID: Int64, accountID: Int64?, sender: String, recipients: [String], data: [UInt8]) {
+        self.messageID = messageID
+        self.accountID = accountID
+        self.sender = sender
+        self.recipients = recipients
+        self.data = data
+    }
+}
+
+/// A stored sandbox capture.
+public struct CaptureRecord: Sendable, Hashable, Identifiable {
+    public var id: Int64
+    public var messageID: Int64
+    public var accountID: Int64?
+    public var sender: String
+    public var recipients: [String]
+    public var data: [UInt8]
+    public var createdAt: Date
+}
