@@ -58,7 +58,9 @@ public protocol Store: Service {
     /// Gives a held message back, due again after `delay` (database clock), without spending an
     /// attempt: no account could take it now (all open, throttled or out of quota). The reason is
     /// kept as the message's last error. Throws `leaseLost` unless the lease is current.
-    @discardableResult func postpone(_ lease: Lease, by delay: Duration, errorCode: String, errorMessage: String) async throws
+    @discardableResult func postpone(
+        _ lease: Lease, by delay: Duration, errorCode: String, errorMessage: String
+    ) async throws
         -> MessageRecord
 
     // MARK: Statistics
@@ -82,7 +84,9 @@ public protocol Store: Service {
     /// writes them, in one transaction with the row locked: workers on many machines share one
     /// breaker without losing each other's updates. `change` may run more than once (a retried
     /// transaction), so it must be pure. Returns the account as it is after, and whether it changed.
-    func changeAccountHealth(id: Int64, _ change: @escaping @Sendable (AccountRecord, Date) -> AccountHealthUpdate?) async throws
+    func changeAccountHealth(
+        id: Int64, _ change: @escaping @Sendable (AccountRecord, Date) -> AccountHealthUpdate?
+    ) async throws
         -> (account: AccountRecord, changed: Bool)
     /// Pauses the account for `duration` from now (database clock), after a provider's rate-limit
     /// reply. An existing longer pause is kept.

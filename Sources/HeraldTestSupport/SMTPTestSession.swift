@@ -142,6 +142,10 @@ final class SMTPTestSession: ChannelInboundHandler {
             guard sender != nil, !recipients.isEmpty else {
                 return respond("503 5.5.1 need RCPT first", trigger: trigger, context: context)
             }
+            // A scripted refusal of DATA leaves the session in command mode, as a real refusal would.
+            if case .reply(let text)? = peekFault(trigger), !text.hasPrefix("3") {
+                return respond("354 End data with <CR><LF>.<CR><LF>", trigger: trigger, context: context)
+            }
             mode = .data
             respond("354 End data with <CR><LF>.<CR><LF>", trigger: trigger, context: context)
         case "RSET":

@@ -7,23 +7,6 @@ import Testing
 
 /// Secrets never reach a log line: the transcript at trace level redacts AUTH.
 @Suite struct SMTPLoggingTests {
-    /// Keeps every log line in memory.
-    struct MemoryLogHandler: LogHandler {
-        let lines: NIOLockedValueBox<[String]>
-        var logLevel: Logger.Level = .trace
-        var metadata: Logger.Metadata = [:]
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            lines.withLockedValue { $0.append("\(event.message) \(merged)") }
-        }
-    }
-
     @Test(arguments: ["PLAIN", "LOGIN"])
     func authPayloadsAreRedactedInTheTranscript(mechanism: String) async throws {
         let lines = NIOLockedValueBox<[String]>([])

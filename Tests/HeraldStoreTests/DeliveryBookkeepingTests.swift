@@ -38,7 +38,8 @@ struct DeliveryBookkeepingTests {
             #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 3, day: 3), "a refusal counts nothing")
             #expect(try await store.reserveQuota(accountID: account.id, perMinute: nil, perDay: 3) != .granted, "the day is full too")
             #expect(try await store.reserveQuota(accountID: account.id, perMinute: nil, perDay: nil) == .granted, "no limits")
-            let other = try await store.createAccount(AccountSettings(name: "other", email: "b@example.com", smtpHost: "h", smtpPort: 25, security: .none), password: .keep)
+            let other = try await store.createAccount(
+                AccountSettings(name: "other", email: "b@example.com", smtpHost: "h", smtpPort: 25, security: .none), password: .keep)
             #expect(try await store.reserveQuota(accountID: other.id, perMinute: 1, perDay: nil) == .granted, "per account")
         }
     }
@@ -81,7 +82,8 @@ struct DeliveryBookkeepingTests {
                 for _ in 0..<30 {
                     group.addTask {
                         _ = try await store.changeAccountHealth(id: account.id) { account, _ in
-                            AccountHealthUpdate(health: account.health, failureCount: account.failureCount + 1, lastErrorCode: "smtp.timeout")
+                            AccountHealthUpdate(
+                                health: account.health, failureCount: account.failureCount + 1, lastErrorCode: "smtp.timeout")
                         }
                     }
                 }
@@ -104,11 +106,13 @@ struct DeliveryBookkeepingTests {
             let id = try await store.enqueue(sampleMessage()).message.id
             let held = try #require(try await store.claim(limit: 1, owner: "w1", lease: .seconds(60)).first)
             try await store.recordFailover(
-                held.lease, report: AttemptReport(accountID: 7, errorClass: "tls", errorCode: "smtp.tls_expected", errorMessage: "expects TLS"))
+                held.lease,
+                report: AttemptReport(accountID: 7, errorClass: "tls", errorCode: "smtp.tls_expected", errorMessage: "expects TLS"))
             await #expect(throws: StoreError.self) {
                 try await store.recordFailover(Lease(messageID: id, token: "stale"), report: AttemptReport(accountID: 7))
             }
-            let postponed = try await store.postpone(held.lease, by: .seconds(120), errorCode: "delivery.no_account", errorMessage: "all accounts are paused")
+            let postponed = try await store.postpone(
+                held.lease, by: .seconds(120), errorCode: "delivery.no_account", errorMessage: "all accounts are paused")
             #expect(postponed.status == .pending && postponed.attempts == 0, "no attempt spent")
             #expect(postponed.errorCode == "delivery.no_account")
             #expect(abs(postponed.nextAttemptAt.timeIntervalSince(postponed.updatedAt) - 120) < 1)
@@ -127,7 +131,8 @@ struct DeliveryBookkeepingTests {
         try await withTestStore(kind) { store, _ in
             let bytes: [UInt8] = Array("Subject: x\r\n\r\n.leading dot\r\n".utf8) + [0xE4, 0xBD, 0xA0, 0x0D, 0x0A]
             let saved = try await store.saveCapture(
-                NewCapture(messageID: 42, accountID: 1, sender: "a@example.com", recipients: ["b@example.com", "c@example.com"], data: bytes))
+                NewCapture(
+                    messageID: 42, accountID: 1, sender: "a@example.com", recipients: ["b@example.com", "c@example.com"], data: bytes))
             let read = try await store.captures(messageID: 42)
             #expect(read == [saved])
             #expect(read.first?.data == bytes && read.first?.recipients == ["b@example.com", "c@example.com"])

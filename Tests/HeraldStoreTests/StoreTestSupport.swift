@@ -26,22 +26,6 @@ func rawRows(_ store: any Store, _ sql: String, _ binds: [SQLValue] = []) async 
     return []
 }
 
-/// Polls `probe` until it returns a value or `timeout` passes (then the test fails).
-func eventually<T>(
-    timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation, _ probe: () async throws -> T?
-) async throws -> T {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while true {
-        if let value = try await probe() { return value }
-        if clock.now >= deadline {
-            Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
 /// A report for a successful attempt through `account`.
 func deliveredReport(account: Int64? = nil) -> AttemptReport {
     AttemptReport(

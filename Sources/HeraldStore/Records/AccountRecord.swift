@@ -51,7 +51,10 @@ public struct AccountRecord: Sendable, Hashable, Identifiable {
     public var isActive: Bool
     public var health: AccountHealth
     public var failureCount: Int
+    /// While open: when a probe may go through. While half-open: when the probe's turn lapses.
     public var openedUntil: Date?
+    /// How many times the breaker opened since it last closed.
+    public var breakerTrips: Int = 0
     public var lastErrorCode: String?
     public var lastError: String?
     public var lastSuccessAt: Date?
@@ -182,17 +185,19 @@ public struct AccountHealthUpdate: Sendable, Hashable {
     public var health: AccountHealth
     public var failureCount: Int
     public var openedUntil: Date?
+    public var breakerTrips: Int
     public var lastErrorCode: String?
     public var lastError: String?
     public var lastSuccessAt: Date?
 
     public init(
-        health: AccountHealth, failureCount: Int, openedUntil: Date? = nil, lastErrorCode: String? = nil,
+        health: AccountHealth, failureCount: Int, openedUntil: Date? = nil, breakerTrips: Int = 0, lastErrorCode: String? = nil,
         lastError: String? = nil, lastSuccessAt: Date? = nil
     ) {
         self.health = health
         self.failureCount = failureCount
         self.openedUntil = openedUntil
+        self.breakerTrips = breakerTrips
         self.lastErrorCode = lastErrorCode
         self.lastError = lastError
         self.lastSuccessAt = lastSuccessAt

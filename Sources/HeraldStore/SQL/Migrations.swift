@@ -114,6 +114,8 @@ enum Migrations {
             statements: [
                 // A provider's rate-limit reply pauses the account until then (database clock).
                 "ALTER TABLE email_accounts ADD COLUMN throttled_until BIGINT",
+                // How many times the breaker opened since it last closed: the cool-down grows with it.
+                "ALTER TABLE email_accounts ADD COLUMN breaker_trips BIGINT NOT NULL DEFAULT 0",
                 // Sends counted per account in fixed windows ('minute', 'day'), shared by every worker.
                 """
                 CREATE TABLE account_usage (

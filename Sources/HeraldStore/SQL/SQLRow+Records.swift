@@ -78,6 +78,7 @@ extension SQLRow {
         record.health = AccountHealth(rawValue: try text("health")) ?? .closed
         record.failureCount = Int(try int("failure_count"))
         record.openedUntil = optionalDate("opened_until")
+        record.breakerTrips = Int(optionalInt("breaker_trips") ?? 0)
         record.lastErrorCode = optionalText("last_error_code")
         record.lastError = optionalText("last_error")
         record.lastSuccessAt = optionalDate("last_success_at")

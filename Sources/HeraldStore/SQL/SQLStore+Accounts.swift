@@ -70,12 +70,13 @@ extension SQLStore {
     public func updateAccountHealth(id: Int64, _ update: AccountHealthUpdate) async throws -> AccountRecord {
         let sql = backend.dialect.render(
             """
-            UPDATE email_accounts SET health = ?, failure_count = ?, opened_until = CAST(? AS BIGINT),
+            UPDATE email_accounts SET health = ?, failure_count = ?, opened_until = CAST(? AS BIGINT), breaker_trips = ?,
                 last_error_code = ?, last_error = ?, last_success_at = CAST(? AS BIGINT), updated_at = {now}
             WHERE id = ? RETURNING *
             """)
         let binds: [SQLValue] = [
             .text(update.health.rawValue), .integer(Int64(update.failureCount)), SQLValue(update.openedUntil),
+            .integer(Int64(update.breakerTrips)),
             SQLValue(update.lastErrorCode), SQLValue(update.lastError), SQLValue(update.lastSuccessAt), .integer(id),
         ]
         guard let row = try await backend.write({ try await $0.query(sql, binds) }).first else {

@@ -36,13 +36,15 @@ extension SQLStore {
         return try row.messageRecord()
     }
 
-    public func changeAccountHealth(id: Int64, _ change: @escaping @Sendable (AccountRecord, Date) -> AccountHealthUpdate?) async throws
+    public func changeAccountHealth(
+        id: Int64, _ change: @escaping @Sendable (AccountRecord, Date) -> AccountHealthUpdate?
+    ) async throws
         -> (account: AccountRecord, changed: Bool)
     {
         let select = backend.dialect.render("SELECT *, {now} AS db_now FROM email_accounts WHERE id = ?{for_update}")
         let update = backend.dialect.render(
             """
-            UPDATE email_accounts SET health = ?, failure_count = ?, opened_until = CAST(? AS BIGINT),
+            UPDATE email_accounts SET health = ?, failure_count = ?, opened_until = CAST(? AS BIGINT), breaker_trips = ?,
                 last_error_code = ?, last_error = ?, last_success_at = CAST(? AS BIGINT), updated_at = {now}
             WHERE id = ? RETURNING *
             """)
@@ -54,6 +56,7 @@ extension SQLStore {
             guard let fields = change(account, try row.date("db_now")) else { return (account, false) }
             let binds: [SQLValue] = [
                 .text(fields.health.rawValue), .integer(Int64(fields.failureCount)), SQLValue(fields.openedUntil),
+                .integer(Int64(fields.breakerTrips)),
                 SQLValue(fields.lastErrorCode), SQLValue(fields.lastError), SQLValue(fields.lastSuccessAt), .integer(id),
             ]
             guard let updated = try await connection.query(update, binds).first else {

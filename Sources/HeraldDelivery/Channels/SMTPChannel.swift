@@ -1,0 +1,120 @@
+import HeraldSMTP
+@_spi(Delivery) import HeraldStore
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Delivers through SMTP, with one connection pool per account.
+///
+/// A pool is made on the account's first message, with its password opened from the store, and
+/// kept while the account's settings stay the same. A changed account gets a new pool; so does
+/// an account whose login failed, so that a corrected password is read again.
+public actor SMTPChannel: DeliveryChannel {
+    /// Settings of every account's pool.
+    public struct Options: Sendable {
+        public var pool = SMTPConnectionPool.Options()
+        public var timeouts = SMTPTimeouts()
+        /// The name sent in EHLO.
+        public var localHostname = "localhost"
+
+        public init() {}
+    }
+
+    public nonisolated let name = "smtp"
+    private let store: any Store
+    private let options: Options
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private var pools: [Int64: (settings: AccountSettings, pool: SMTPConnectionPool)] = [:]
+
+    public init(
+        store: any Store, options: Options = Options(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "herald.delivery.smtp")
+    ) {
+        self.store = store
+        self.options = options
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    public func deliver(_ message: OutgoingMessage, through account: AccountRecord) async throws(DeliveryError) -> DeliveryReceipt {
+        let envelope: SMTPEnvelope
+        do {
+            var made = try SMTPEnvelope(sender: message.sender, recipients: message.recipients)
+            made.requires8BitMIME = message.bytes.contains { $0 >= 0x80 }
+            envelope = made
+        } catch {
+            throw DeliveryError(error)
+        }
+        let pool = try await pool(for: account)
+        do {
+            let result = try await pool.send(envelope, message: message.bytes)
+            return DeliveryReceipt(
+                smtpCode: result.reply.code, enhancedCode: result.reply.enhancedCode?.description, reply: result.reply.text,
+                recipients: result.recipients.map(RecipientOutcome.init))
+        } catch let error as SMTPError {
+            let failure = DeliveryError(error)
+            if failure.errorClass == .auth { await reset(accountID: account.id) }
+            throw failure
+        } catch {
+            throw DeliveryError(code: "smtp.unexpected", errorClass: .protocol, message: "the SMTP session failed unexpectedly")
+        }
+    }
+
+    public func reset(accountID: Int64) async {
+        guard let entry = pools.removeValue(forKey: accountID) else { return }
+        await entry.pool.shutdown()
+    }
+
+    public func shutdown() async {
+        let all = pools.values.map(\.pool)
+        pools = [:]
+        for pool in all { await pool.shutdown() }
+    }
+
+    /// Open connections per account, for metrics and tests.
+    public func openConnections() async -> [Int64: Int] {
+        var counts: [Int64: Int] = [:]
+        for (id, entry) in pools { counts[id] = await entry.pool.openConnections }
+        return counts
+    }
+
+    private func pool(for account: AccountRecord) async throws(DeliveryError) -> SMTPConnectionPool {
+        let settings = account.settings
+        if let entry = pools[account.id], entry.settings == settings { return entry.pool }
+        let password: String?
+        do {
+            password = account.hasPassword ? try await store.accountPassword(id: account.id) : nil
+        } catch {
+            throw DeliveryError(
+                code: "delivery.secret_unreadable", errorClass: .auth,
+                message: "the account's password could not be opened",
+                diagnosis: "Check HERALD_SECRET_KEY: it must be the key the password was stored under; or set the password again.")
+        }
+        // Another delivery may have made the pool while the password was read.
+        if let entry = pools[account.id], entry.settings == settings { return entry.pool }
+        if let stale = pools.removeValue(forKey: account.id) { await stale.pool.shutdown() }
+        var configuration = SMTPClientConfiguration(
+            host: account.smtpHost, port: account.smtpPort, security: SMTPSecurity(account.security),
+            credentials: password.map { .password(username: account.login, password: $0) })
+        configuration.verifyCertificates = account.tlsVerify
+        configuration.trustRootsPEM = account.tlsCAPEM
+        configuration.localHostname = options.localHostname
+        configuration.timeouts = options.timeouts
+        var logger = logger
+        logger[metadataKey: LogKey.accountID] = "\(account.id)"
+        let pool = SMTPConnectionPool(configuration: configuration, options: options.pool, eventLoopGroup: eventLoopGroup, logger: logger)
+        pools[account.id] = (settings, pool)
+        return pool
+    }
+}
+
+extension SMTPSecurity {
+    init(_ security: AccountSecurity) {
+        switch security {
+        case .tls: self = .tls
+        case .starttls: self = .startTLS
+        case .none: self = .plaintext
+        }
+    }
+}

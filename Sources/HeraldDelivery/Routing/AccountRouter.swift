@@ -1,0 +1,148 @@
+import Foundation
+import HeraldMIME
+import HeraldStore
+
+/// What the router needs to know about a message.
+public struct RoutingRequest: Sendable, Hashable {
+    /// The account the client asked for by name, if any.
+    public var fromAccount: String?
+    /// The From address (without display name), lower-cased.
+    public var fromAddress: String?
+    public var tags: [String]
+
+    public init(fromAccount: String? = nil, fromAddress: String? = nil, tags: [String] = []) {
+        self.fromAccount = fromAccount
+        self.fromAddress = fromAddress?.lowercased()
+        self.tags = tags
+    }
+
+    /// The request for a stored message; its From header is parsed for the address.
+    public init(_ message: MessageRecord) {
+        let address = (try? Mailbox(parsing: message.from)).map { "\($0.address)" }
+        self.init(fromAccount: message.fromAccount, fromAddress: address, tags: message.tags)
+    }
+
+    var fromDomain: String? { fromAddress.flatMap { $0.split(separator: "@").last.map(String.init) } }
+}
+
+/// The accounts that may send a message, best first, and why the others may not.
+public struct RoutingPlan: Sendable, Hashable {
+    /// Usable now, in the order to try them (the first, then each failover).
+    public var candidates: [AccountRecord]
+    /// Able to send this message but not now: the earliest time one of them is usable again.
+    public var nextAvailable: Date?
+    /// Set when no account can ever send this message as it is (not merely not now).
+    public var refusal: DeliveryError?
+}
+
+/// Chooses accounts for a message (DESIGN.md section 5): an explicit `from_account`; else the
+/// accounts whose routing rules match (sender domain, tags) before the general ones; then
+/// priority tiers (lower first, like MX preference) and, within a tier, a weighted random order.
+/// Accounts that are inactive, whose breaker is open, or that a provider throttled are skipped.
+///
+/// The sandbox (channel `sandbox`) is chosen automatically only while no other active account
+/// exists, so that production mail is never silently captured; `from_account` may name it.
+public struct AccountRouter: Sendable {
+    public var breaker: CircuitBreaker
+
+    public init(breaker: CircuitBreaker = CircuitBreaker()) {
+        self.breaker = breaker
+    }
+
+    public func plan(_ request: RoutingRequest, accounts: [AccountRecord], now: Date, random: () -> Double) -> RoutingPlan {
+        var eligible: [AccountRecord]
+        if let name = request.fromAccount {
+            guard let account = accounts.first(where: { $0.name == name }) else {
+                return refusal("delivery.unknown_account", "there is no account named \(name)")
+            }
+            guard account.isActive else {
+                return refusal("delivery.account_disabled", "the account \(name) is disabled; enable it or choose another")
+            }
+            eligible = [account]
+        } else {
+            let active = accounts.filter(\.isActive)
+            let real = active.filter { $0.channel != "sandbox" }
+            eligible = real.isEmpty ? active : real
+            let matching = eligible.filter { routingMatch($0.routing, request) == true }
+            let general = eligible.filter { routingMatch($0.routing, request) == nil }
+            eligible = matching + general
+            guard !eligible.isEmpty else {
+                return RoutingPlan(
+                    candidates: [], nextAvailable: nil,
+                    refusal: accounts.contains(where: \.isActive)
+                        ? DeliveryError(
+                            code: "delivery.no_matching_account", errorClass: .permanent,
+                            message: "no active account's routing rules accept this sender domain and these tags")
+                        : DeliveryError(code: "delivery.no_active_account", errorClass: .permanent, message: "there is no active account"))
+            }
+        }
+
+        let senderMismatches = eligible.filter { !acceptsSender($0, request) }
+        eligible.removeAll { !acceptsSender($0, request) }
+        if eligible.isEmpty, let account = senderMismatches.first {
+            return RoutingPlan(candidates: [], nextAvailable: nil, refusal: senderMismatch(account, request))
+        }
+
+        var usable: [AccountRecord] = []
+        var nextAvailable: Date?
+        for account in eligible {
+            var until: Date?
+            if case .skip(let open) = breaker.admission(account, now: now) { until = open }
+            if let throttled = account.throttledUntil, throttled > now { until = max(until ?? throttled, throttled) }
+            if let until {
+                nextAvailable = min(nextAvailable ?? until, until)
+            } else {
+                usable.append(account)
+            }
+        }
+        return RoutingPlan(candidates: ordered(usable, request, random: random), nextAvailable: nextAvailable, refusal: nil)
+    }
+
+    /// `true` when the account's rules name this message's domain or one of its tags, `nil` when
+    /// it has no rules (it takes anything), `false` when its rules do not match.
+    func routingMatch(_ routing: AccountRouting, _ request: RoutingRequest) -> Bool? {
+        if routing.fromDomains.isEmpty && routing.tags.isEmpty { return nil }
+        let domainMatches = request.fromDomain.map { domain in routing.fromDomains.contains { $0.lowercased() == domain } } ?? false
+        let tagMatches = !Set(routing.tags).isDisjoint(with: request.tags)
+        return domainMatches || tagMatches
+    }
+
+    /// Rule-matching accounts first, then by priority; within the same rank, each account's
+    /// chance of going first is proportional to its weight (Efraimidis and Spirakis, 2006).
+    func ordered(_ accounts: [AccountRecord], _ request: RoutingRequest, random: () -> Double) -> [AccountRecord] {
+        struct Keyed {
+            let account: AccountRecord
+            let rank: Int
+            let key: Double
+        }
+        let keyed = accounts.map { account in
+            let u = min(max(random(), 1e-12), 1)
+            return Keyed(
+                account: account, rank: routingMatch(account.routing, request) == true ? 0 : 1,
+                key: pow(u, 1 / Double(max(account.weight, 1))))
+        }
+        return keyed.sorted { (a: Keyed, b: Keyed) in
+            (a.rank, a.account.priority, -a.key) < (b.rank, b.account.priority, -b.key)
+        }.map(\.account)
+    }
+
+    func acceptsSender(_ account: AccountRecord, _ request: RoutingRequest) -> Bool {
+        guard account.channel != "sandbox", let provider = account.provider,
+            ProviderPreset.all[provider]?.senderRule == .mustBeLogin, let from = request.fromAddress
+        else { return true }
+        return from == account.email.lowercased() || from == account.login.lowercased()
+    }
+
+    private func senderMismatch(_ account: AccountRecord, _ request: RoutingRequest) -> DeliveryError {
+        DeliveryError(
+            code: "delivery.sender_mismatch", errorClass: .senderRejected,
+            message:
+                "the message is from \(request.fromAddress ?? "an unknown address") but account \(account.name) logs in as \(account.login)",
+            diagnosis: "\(account.provider ?? "This provider") requires the From address and the envelope sender to be the login "
+                + "account; send from \(account.email) or through an account that logs in as the From address.")
+    }
+
+    private func refusal(_ code: String, _ message: String) -> RoutingPlan {
+        RoutingPlan(candidates: [], nextAvailable: nil, refusal: DeliveryError(code: code, errorClass: .permanent, message: message))
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// How the workers run. The defaults suit one process on a small machine.
+public struct DeliveryConfiguration: Sendable {
+    /// Names this worker in leases (`lease_owner`); unique per process by default.
+    public var workerID: String
+    /// Messages in flight at once in this process.
+    public var concurrency: Int
+    /// Messages claimed per round trip, at most the free slots.
+    public var batchSize: Int
+    /// How long a claim holds a message; renewed every third of it while the message is in flight.
+    public var lease: Duration
+    /// How long an idle worker waits for a notification before it looks again.
+    public var pollInterval: Duration
+    /// How often expired leases and messages are swept.
+    public var sweepInterval: Duration
+    /// On shutdown, how long in-flight deliveries may take before their messages are released.
+    public var drainTimeout: Duration
+    /// How long the list of accounts is cached between reads.
+    public var accountRefresh: Duration
+    public var retry: RetryPolicy
+    public var breaker: CircuitBreaker
+    public var errorPolicy: ErrorPolicy
+
+    public init(
+        workerID: String? = nil, concurrency: Int = 16, batchSize: Int = 16, lease: Duration = .seconds(60),
+        pollInterval: Duration = .seconds(2), sweepInterval: Duration = .seconds(15), drainTimeout: Duration = .seconds(20),
+        accountRefresh: Duration = .seconds(2), retry: RetryPolicy = RetryPolicy(), breaker: CircuitBreaker = CircuitBreaker(),
+        errorPolicy: ErrorPolicy = ErrorPolicy()
+    ) {
+        self.workerID = workerID ?? Self.defaultWorkerID()
+        self.concurrency = max(1, concurrency)
+        self.batchSize = max(1, batchSize)
+        self.lease = lease
+        self.pollInterval = pollInterval
+        self.sweepInterval = sweepInterval
+        self.drainTimeout = drainTimeout
+        self.accountRefresh = accountRefresh
+        self.retry = retry
+        self.breaker = breaker
+        self.errorPolicy = errorPolicy
+    }
+
+    /// `host-pid-xxxx`: readable in `lease_owner`, unique across restarts.
+    static func defaultWorkerID() -> String {
+        let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        return "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(suffix)"
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import HeraldStore
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// The delivery workers of one process, as a `Service`: claims batches, delivers up to
+/// `concurrency` messages at once, renews their leases, sweeps expired leases, and on graceful
+/// shutdown (SIGTERM) stops claiming, lets in-flight deliveries finish for `drainTimeout`, and
+/// releases what is still held without spending an attempt.
+///
+/// The same service runs inside `herald serve` and alone in `herald worker`; any number of them
+/// may share one store.
+public final class DeliveryWorker: Service, Sendable {
+    public let configuration: DeliveryConfiguration
+    private let store: any Store
+    private let channels: [String: any DeliveryChannel]
+    private let dispatcher: MessageDispatcher
+    private let logger: Logger
+    private let held = NIOLockedValueBox<[Int64: Lease]>([:])
+    private let stopped = NIOLockedValueBox(false)
+    /// Signalled when a delivery ends or the worker is told to stop.
+    private let changed = WorkSignal()
+
+    /// - Parameters:
+    ///   - channels: by name (`smtp`, `sandbox`); an account whose channel is missing fails its messages.
+    ///   - random: values in 0..<1 for backoff jitter and weighted routing.
+    public init(
+        store: any Store, channels: [any DeliveryChannel], configuration: DeliveryConfiguration = DeliveryConfiguration(),
+        alerts: AccountAlerts? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        logger: Logger = Logger(label: "herald.delivery")
+    ) {
+        var logger = logger
+        logger[metadataKey: LogKey.worker] = "\(configuration.workerID)"
+        self.store = store
+        self.channels = Dictionary(channels.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+        self.configuration = configuration
+        self.logger = logger
+        dispatcher = MessageDispatcher(
+            store: store, channels: self.channels, configuration: configuration,
+            directory: AccountDirectory(store: store, refresh: configuration.accountRefresh),
+            alerts: alerts ?? AccountAlerts(store: store, logger: logger), random: random, logger: logger)
+    }
+
+    /// The messages this worker holds right now.
+    public var inFlight: Int { held.withLockedValue { $0.count } }
+
+    public func run() async throws {
+        logger.info("delivery worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { background in
+                background.addTask { await self.renewLeases() }
+                background.addTask { await self.sweep() }
+                await self.claimAndDeliver()
+                background.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        for channel in channels.values { await channel.shutdown() }
+        logger.info("delivery worker stopped")
+    }
+
+    /// Stops claiming; `run()` returns once in-flight messages are finished or released.
+    public func stop() {
+        stopped.withLockedValue { $0 = true }
+        changed.fire()
+    }
+
+    private var isStopping: Bool { stopped.withLockedValue { $0 } || Task.isCancelled }
+
+    // MARK: Claiming
+
+    private func claimAndDeliver() async {
+        await withDiscardingTaskGroup { deliveries in
+            while !isStopping {
+                let seen = changed.generation
+                let free = configuration.concurrency - inFlight
+                guard free > 0 else {
+                    await changed.wait(timeout: configuration.pollInterval, since: seen)
+                    continue
+                }
+                let claimed: [ClaimedMessage]
+                do {
+                    claimed = try await store.claim(
+                        limit: min(free, configuration.batchSize), owner: configuration.workerID, lease: configuration.lease)
+                } catch {
+                    logger.error("could not claim messages: \(error)")
+                    await changed.wait(timeout: configuration.pollInterval)
+                    continue
+                }
+                if claimed.isEmpty {
+                    await waitForWork(since: seen)
+                    continue
+                }
+                held.withLockedValue { held in for message in claimed { held[message.lease.messageID] = message.lease } }
+                for message in claimed {
+                    deliveries.addTask {
+                        await self.dispatcher.deliver(message)
+                        self.held.withLockedValue { _ = $0.removeValue(forKey: message.lease.messageID) }
+                        self.changed.fire()
+                    }
+                }
+            }
+            await drain()
+            deliveries.cancelAll()
+        }
+    }
+
+    /// Waits for a notification, the poll interval, or the stop, whichever is first.
+    private func waitForWork(since generation: UInt64) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.store.waitForWork(timeout: self.configuration.pollInterval) }
+            group.addTask { await self.changed.wait(timeout: self.configuration.pollInterval, since: generation) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Lets in-flight deliveries finish for `drainTimeout`, then releases what is still held.
+    private func drain() async {
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while !Task.isCancelled {
+            let seen = changed.generation
+            guard inFlight > 0, ContinuousClock.now < deadline else { break }
+            await changed.wait(timeout: deadline - ContinuousClock.now, since: seen)
+        }
+        let leases = held.withLockedValue { Array($0.values) }
+        guard !leases.isEmpty else { return }
+        do {
+            let released = try await store.release(leases)
+            logger.notice("released messages still in flight at shutdown", metadata: ["released": "\(released.count)"])
+        } catch {
+            logger.error("could not release messages at shutdown; their leases will expire: \(error)")
+        }
+    }
+
+    // MARK: Upkeep
+
+    /// Renews the leases of in-flight messages every third of the lease.
+    private func renewLeases() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.lease / 3)
+            let leases = held.withLockedValue { Array($0.values) }
+            guard !leases.isEmpty, !Task.isCancelled else { continue }
+            do {
+                let kept = try await store.extendLeases(leases, by: configuration.lease)
+                if kept.count < leases.count {
+                    logger.warning("some leases were lost before they could be renewed", metadata: ["lost": "\(leases.count - kept.count)"])
+                }
+            } catch {
+                logger.error("could not renew leases: \(error)")
+            }
+        }
+    }
+
+    /// Reclaims expired leases and fails expired messages every `sweepInterval`.
+    private func sweep() async {
+        while !Task.isCancelled {
+            do {
+                let result = try await store.sweep()
+                if !result.reclaimed.isEmpty || !result.expired.isEmpty {
+                    logger.notice(
+                        "swept the queue", metadata: ["reclaimed": "\(result.reclaimed.count)", "expired": "\(result.expired.count)"])
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("could not sweep the queue: \(error)")
+            }
+            try? await Task.sleep(for: configuration.sweepInterval)
+        }
+    }
+}

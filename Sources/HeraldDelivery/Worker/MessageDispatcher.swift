@@ -1,0 +1,258 @@
+import Foundation
+import HeraldStore
+import Logging
+import Metrics
+
+/// Delivers one claimed message: routes it, tries its accounts in order (failing over when the
+/// policy says so), keeps the accounts' breakers, throttles and quotas, and settles it with the
+/// attempt record. Every decision about an error comes from `ErrorPolicy`.
+struct MessageDispatcher: Sendable {
+    let store: any Store
+    let channels: [String: any DeliveryChannel]
+    let configuration: DeliveryConfiguration
+    let directory: AccountDirectory
+    let alerts: AccountAlerts
+    let random: @Sendable () -> Double
+    let logger: Logger
+
+    private var router: AccountRouter { AccountRouter(breaker: configuration.breaker) }
+    private var breaker: CircuitBreaker { configuration.breaker }
+
+    func deliver(_ claimed: ClaimedMessage) async {
+        var logger = logger
+        logger[metadataKey: LogKey.messageID] = "\(claimed.message.id)"
+        logger[metadataKey: LogKey.attempt] = "\(claimed.message.attempts + 1)"
+        do {
+            try await deliver(claimed, logger: logger)
+        } catch let error as StoreError where error.code == .leaseLost {
+            logger.warning("the message's lease was lost (it expired and another worker took it); this result is dropped")
+        } catch {
+            // The lease will expire and the sweep makes the message claimable again: nothing is lost.
+            logger.error("could not record the delivery: \(error)")
+        }
+    }
+
+    private func deliver(_ claimed: ClaimedMessage, logger: Logger) async throws {
+        let message = claimed.message
+        let plan = router.plan(RoutingRequest(message), accounts: try await directory.current(), now: Date(), random: random)
+        if let refusal = plan.refusal {
+            try await settle(claimed, .failed, error: refusal, account: nil, recipients: [], logger: logger)
+            return
+        }
+        let (recipients, suppressed) = try await unsuppressed(message)
+        guard !recipients.isEmpty else {
+            let error = DeliveryError(
+                code: "delivery.all_suppressed", errorClass: .recipientRejected, message: "every recipient is on the suppression list",
+                recipients: suppressed)
+            try await settle(claimed, .failed, error: error, account: nil, recipients: suppressed, logger: logger)
+            return
+        }
+
+        var nextAvailable = plan.nextAvailable
+        var lastFailure: (error: DeliveryError, account: AccountRecord)?
+        for (index, candidate) in plan.candidates.enumerated() {
+            var account = candidate
+            var probing = false
+            switch breaker.admission(account, now: Date()) {
+            case .skip(let until):
+                nextAvailable = min(nextAvailable ?? until, until)
+                continue
+            case .probe:
+                let breaker = self.breaker
+                let (after, took) = try await store.changeAccountHealth(id: account.id) { breaker.takeProbe($0, now: $1) }
+                await directory.replace(after)
+                guard took else {
+                    nextAvailable = min(nextAvailable ?? Date(), after.openedUntil ?? Date())
+                    continue
+                }
+                account = after
+                probing = true
+                logger.info("probing an account whose breaker was open", metadata: [LogKey.accountName: "\(account.name)"])
+            case .send:
+                break
+            }
+            if account.perMinuteLimit != nil || account.perDayLimit != nil,
+                case .exhausted(let until) = try await store.reserveQuota(
+                    accountID: account.id, perMinute: account.perMinuteLimit, perDay: account.perDayLimit)
+            {
+                nextAvailable = min(nextAvailable ?? until, until)
+                if probing { try await giveBackProbe(account) }
+                continue
+            }
+            guard let channel = channels[account.channel] else {
+                let error = DeliveryError(
+                    code: "delivery.unknown_channel", errorClass: .permanent,
+                    message: "account \(account.name) uses channel \(account.channel), which this Herald does not have")
+                lastFailure = (error, account)
+                continue
+            }
+
+            let outgoing = OutgoingMessage(messageID: message.id, sender: account.email, recipients: recipients, bytes: claimed.mime)
+            let started = Date()
+            let clock = DispatchTime.now()
+            let receipt: DeliveryReceipt
+            do {
+                receipt = try await channel.deliver(outgoing, through: account)
+            } catch {
+                let rule = configuration.errorPolicy.rule(for: error.errorClass, smtpCode: error.smtpCode)
+                count(outcome: "error", errorClass: error.errorClass.rawValue, account: account)
+                try await accountFailed(account, error: error, rule: rule, logger: logger)
+                lastFailure = (error, account)
+                guard rule.failsOver, index + 1 < plan.candidates.count, !error.ambiguous else { break }
+                logger.notice(
+                    "failing over to another account", metadata: [LogKey.accountName: "\(account.name)", LogKey.errorCode: "\(error.code)"])
+                try await store.recordFailover(
+                    claimed.lease, report: report(error, account: account, started: started, suppressed: suppressed))
+                continue
+            }
+            Timer(label: "herald_delivery_duration_seconds", dimensions: [("channel", account.channel)]).recordInterval(since: clock)
+            try await accountWorked(account, delivered: true)
+            try await settleDelivered(claimed, receipt: receipt, account: account, started: started, suppressed: suppressed, logger: logger)
+            return
+        }
+
+        if let (error, account) = lastFailure {
+            let kind = decide(error, message: message)
+            try await settle(claimed, kind, error: error, account: account, recipients: error.recipients + suppressed, logger: logger)
+            return
+        }
+        // No account could take the message now: wait for the first to come back, without spending an attempt.
+        let wait = max(min((nextAvailable ?? Date()).timeIntervalSinceNow, 3600), 1)
+        logger.notice("no account can send now; the message waits", metadata: ["wait.seconds": "\(Int(wait))"])
+        try await store.postpone(
+            claimed.lease, by: .milliseconds(Int64(wait * 1000)), errorCode: "delivery.no_account_available",
+            errorMessage: "every account that could send this message is paused (breaker open, throttled or out of quota)")
+    }
+
+    /// The retry decision for the last error (DESIGN.md section 5), within the message's attempts and expiry.
+    func decide(_ error: DeliveryError, message: MessageRecord) -> Settlement.Kind {
+        let rule = configuration.errorPolicy.rule(for: error.errorClass, smtpCode: error.smtpCode)
+        let attempt = message.attempts + 1
+        var delay: Duration
+        switch rule.retry {
+        case .never:
+            return .failed
+        case .once where message.errorCode == error.code:
+            return .failed
+        case .backoff, .once:
+            delay = configuration.retry.delay(afterAttempt: attempt, random: random)
+        case .afterRateLimitWindow:
+            delay = max(configuration.retry.delay(afterAttempt: attempt, random: random), configuration.retry.rateLimitWindow)
+        }
+        guard attempt < message.maxAttempts else { return .failed }
+        if let expires = message.expiresAt, Date().addingTimeInterval(RetryPolicy.seconds(delay)) > expires { return .failed }
+        return .retry(after: delay)
+    }
+
+    // MARK: Accounts
+
+    private func accountWorked(_ account: AccountRecord, delivered: Bool) async throws {
+        let breaker = self.breaker
+        guard breaker.recordSuccess(account, now: Date(), delivered: delivered) != nil else { return }
+        let (after, _) = try await store.changeAccountHealth(id: account.id) { breaker.recordSuccess($0, now: $1, delivered: delivered) }
+        await directory.replace(after)
+    }
+
+    private func accountFailed(_ account: AccountRecord, error: DeliveryError, rule: ErrorPolicy.Rule, logger: Logger) async throws {
+        if rule.throttlesAccount {
+            try await store.throttleAccount(id: account.id, for: configuration.retry.rateLimitWindow)
+            logger.notice("the provider rate-limited the account; it pauses", metadata: [LogKey.accountName: "\(account.name)"])
+        }
+        guard rule.countsAgainstAccount else {
+            // The server took the session this far: the account itself works.
+            try await accountWorked(account, delivered: false)
+            return
+        }
+        let breaker = self.breaker
+        let explanation = error.explanation
+        let (after, _) = try await store.changeAccountHealth(id: account.id) { current, now in
+            breaker.recordFailure(current, code: error.code, message: explanation, opensAtOnce: rule.opensBreakerAtOnce, now: now).update
+        }
+        await directory.replace(after)
+        if account.health == .closed && after.health == .open {
+            await alerts.accountOpened(
+                AccountAlert(
+                    accountID: after.id, accountName: after.name, errorCode: error.code, error: explanation,
+                    failureCount: after.failureCount, probeAfter: after.openedUntil))
+        }
+    }
+
+    /// A probe that could not be sent (the quota was full) goes back, so the breaker is not left half-open.
+    private func giveBackProbe(_ account: AccountRecord) async throws {
+        let (after, _) = try await store.changeAccountHealth(id: account.id) { current, now in
+            guard current.health == .halfOpen else { return nil }
+            var update = CircuitBreaker.reset(current)
+            update.health = .open
+            update.failureCount = current.failureCount
+            update.breakerTrips = current.breakerTrips
+            update.openedUntil = now
+            return update
+        }
+        await directory.replace(after)
+    }
+
+    // MARK: Recipients and settling
+
+    private func unsuppressed(_ message: MessageRecord) async throws -> (recipients: [String], suppressed: [RecipientOutcome]) {
+        let all = message.to + message.cc + message.bcc
+        let suppressions = try await store.suppressions(among: all)
+        guard !suppressions.isEmpty else { return (all, []) }
+        let reasons = Dictionary(suppressions.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
+        var kept: [String] = []
+        var suppressed: [RecipientOutcome] = []
+        for address in all {
+            if let reason = reasons[address.lowercased()] {
+                suppressed.append(RecipientOutcome(address: address, accepted: false, reply: "suppressed: \(reason)"))
+            } else {
+                kept.append(address)
+            }
+        }
+        return (kept, suppressed)
+    }
+
+    private func settleDelivered(
+        _ claimed: ClaimedMessage, receipt: DeliveryReceipt, account: AccountRecord, started: Date, suppressed: [RecipientOutcome],
+        logger: Logger
+    ) async throws {
+        let report = AttemptReport(
+            accountID: account.id, startedAt: started, smtpCode: receipt.smtpCode, enhancedCode: receipt.enhancedCode,
+            reply: receipt.reply, recipients: receipt.recipients + suppressed)
+        _ = try await store.settle(Settlement(lease: claimed.lease, kind: .delivered, report: report))
+        count(outcome: "success", errorClass: "none", account: account)
+        let refused = receipt.recipients.filter { !$0.accepted }.count
+        logger.info(
+            "delivered", metadata: [LogKey.accountName: "\(account.name)", "recipients.refused": "\(refused + suppressed.count)"])
+    }
+
+    private func settle(
+        _ claimed: ClaimedMessage, _ kind: Settlement.Kind, error: DeliveryError, account: AccountRecord?, recipients: [RecipientOutcome],
+        logger: Logger
+    ) async throws {
+        var report = report(error, account: account, started: Date(), suppressed: [])
+        report.recipients = recipients
+        let record = try await store.settle(Settlement(lease: claimed.lease, kind: kind, report: report))
+        let metadata: Logger.Metadata = [
+            LogKey.errorCode: "\(error.code)", LogKey.errorClass: "\(error.errorClass.rawValue)",
+            LogKey.accountName: "\(account?.name ?? "-")",
+        ]
+        if record.status == .failed {
+            logger.warning("delivery failed for good: \(error.explanation)", metadata: metadata)
+        } else {
+            logger.notice("delivery failed; it will be retried", metadata: metadata)
+        }
+    }
+
+    private func report(_ error: DeliveryError, account: AccountRecord?, started: Date, suppressed: [RecipientOutcome]) -> AttemptReport {
+        AttemptReport(
+            accountID: account?.id, startedAt: started, errorClass: error.errorClass.rawValue, errorCode: error.code,
+            errorMessage: error.explanation, smtpCode: error.smtpCode, enhancedCode: error.enhancedCode, reply: error.reply,
+            recipients: error.recipients + suppressed, ambiguous: error.ambiguous)
+    }
+
+    private func count(outcome: String, errorClass: String, account: AccountRecord) {
+        Counter(
+            label: "herald_delivery_attempts_total",
+            dimensions: [("outcome", outcome), ("error_class", errorClass), ("account", account.name)]
+        ).increment()
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import HeraldDelivery
+import HeraldStore
+import HeraldTestSupport
+import MetricsTestKit
+import NIOConcurrencyHelpers
+import Testing
+
+@Suite struct WorkerTests {
+    typealias Fault = SMTPTestServer.Fault
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func aFreshInstallDeliversThroughTheSandbox(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let new = Harness.message()
+            let id = try await store.enqueue(new).message.id
+            let message = try await Harness.withWorker(store) { _ in try await Harness.status(store, id, in: [.success, .failed]) }
+            #expect(message.status == .success)
+            let sandbox = try #require(try await store.account(named: "sandbox"))
+            #expect(message.accountID == sandbox.id)
+            let captures = try await store.captures(messageID: id)
+            #expect(captures.count == 1)
+            #expect(captures.first?.data == new.mime, "the exact bytes")
+            #expect(captures.first?.recipients == ["rcpt@example.com"])
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func deliversThroughSMTPAndRecordsTheAttempt(kind: StoreBackendKind) async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(kind) { store, _ in
+            let account = try await Harness.account(store, "main", server: server)
+            let new = Harness.message(to: ["one@example.com", "refuse-two@example.com"])
+            let id = try await store.enqueue(new).message.id
+            let message = try await Harness.withWorker(store) { _ in try await Harness.status(store, id, in: [.success, .failed]) }
+            #expect(message.status == .success && message.accountID == account.id)
+            #expect(server.received.count == 1)
+            #expect(server.received.first?.data == new.mime)
+            #expect(server.received.first?.recipients == ["one@example.com"], "the refused recipient is not in the transaction")
+            #expect(server.received.first?.authenticatedUser == Harness.sender)
+            let attempt = try #require(try await store.attempts(messageID: id).first)
+            #expect(attempt.outcome == .success && attempt.smtpCode == 250)
+            #expect(attempt.recipients.map(\.accepted) == [true, false], "each recipient's outcome is recorded")
+            #expect(attempt.recipients.last?.code == 550)
+            #expect(try await store.captures(messageID: id).isEmpty, "the sandbox is not used once a real account exists")
+        }
+    }
+
+    @Test func anAmbiguousAttemptIsRecordedAndRetriedWithIdenticalBytesAndNoFailover() async throws {
+        let server = try await Harness.server { $0.faults = [Fault(.endOfData, .drop, times: 1)] }
+        let other = try await Harness.server()
+        defer {
+            Task {
+                await server.stop()
+                await other.stop()
+            }
+        }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "a", server: server, priority: 1)
+            _ = try await Harness.account(store, "b", server: other, priority: 2)
+            let new = Harness.message()
+            let id = try await store.enqueue(new).message.id
+            let message = try await Harness.withWorker(store, configuration: Harness.configuration(retryBase: .milliseconds(200))) { _ in
+                try await Harness.status(store, id, in: [.success, .failed])
+            }
+            #expect(message.status == .success)
+            let attempts = try await store.attempts(messageID: id)
+            #expect(attempts.map(\.outcome) == [.ambiguous, .success])
+            #expect(attempts.first?.errorCode == "smtp.no_reply_after_data")
+            #expect(other.received.isEmpty, "an ambiguous attempt never fails over: that could deliver twice")
+            #expect(server.received.last?.data == new.mime, "the retry sends the identical bytes")
+            let ids = server.received.map { String(decoding: $0.data, as: UTF8.self) }.filter {
+                $0.contains("Message-ID: <\(new.messageIDHeader!)>")
+            }
+            #expect(ids.count == server.received.count && !ids.isEmpty, "with the identical Message-ID")
+        }
+    }
+
+    /// The original incident: account A is set to STARTTLS on an implicit-TLS port, B is healthy.
+    @Test(arguments: StoreBackendKind.allCases)
+    func theOriginalIncidentFailsOverOpensTheBreakerAndHealsAfterCorrection(kind: StoreBackendKind) async throws {
+        let implicitTLS = try await Harness.server { $0.implicitTLS = true }
+        let healthy = try await Harness.server()
+        defer {
+            Task {
+                await implicitTLS.stop()
+                await healthy.stop()
+            }
+        }
+        try await withTestStore(kind) { store, _ in
+            let name = "qq-\(UUID().uuidString.prefix(8))"
+            let a = try await Harness.account(store, name, server: implicitTLS, security: .starttls, priority: 1)
+            let b = try await Harness.account(store, "b", server: healthy, priority: 2)
+            let configuration = Harness.configuration(coolDown: .milliseconds(500))
+            let lines = NIOLockedValueBox<[String]>([])
+            let alerts = AccountAlerts(store: store, logger: MemoryLogHandler.logger(lines))
+            try await Harness.withWorker(store, configuration: configuration, alerts: alerts) { _ in
+                let first = try await store.enqueue(Harness.message()).message.id
+                let sent = try await Harness.status(store, first, in: [.success, .failed])
+                #expect(sent.status == .success && sent.accountID == b.id, "sent once, through B")
+                #expect(healthy.received.count == 1 && implicitTLS.received.isEmpty)
+
+                let opened = try #require(try await store.account(id: a.id))
+                #expect(opened.health == .open)
+                #expect(opened.lastErrorCode == "smtp.tls_expected")
+                #expect(opened.lastError?.contains("security=tls") == true, "\(opened.lastError ?? "")")
+                let events = try await store.events(after: 0, limit: 100).filter { $0.kind == "account.opened" }
+                #expect(events.map(\.accountID) == [a.id])
+                #expect(events.first?.data["error_code"] == "smtp.tls_expected")
+                let warnings = lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") && $0.contains("breaker opened") }
+                #expect(warnings.count == 1 && warnings.first?.contains("smtp.tls_expected") == true, "\(warnings)")
+                #expect(!warnings.joined().contains(Harness.password), "no password in the alert")
+                #expect(try Harness.metrics.expectCounter("herald_account_breaker_opened_total", [("account", name)]).totalValue == 1)
+
+                // Corrected, A's probe after the cool-down closes the breaker.
+                var settings = a.settings
+                settings.security = .tls
+                _ = try await store.updateAccount(id: a.id, settings, password: .keep)
+                try await Task.sleep(for: .milliseconds(600))  // the breaker's cool-down, a configured duration
+                let second = try await store.enqueue(Harness.message()).message.id
+                let probed = try await Harness.status(store, second, in: [.success, .failed])
+                #expect(probed.status == .success && probed.accountID == a.id)
+                let healed = try #require(try await store.account(id: a.id))
+                #expect(healed.health == .closed && healed.failureCount == 0 && healed.lastSuccessAt != nil)
+                #expect(implicitTLS.received.count == 1 && implicitTLS.received.first?.overTLS == true)
+            }
+        }
+    }
+
+    @Test func theBreakerOpensAfterConsecutiveFailuresAndSkipsTheAccount() async throws {
+        let down = try await Harness.server { $0.faults = [Fault(.connect, .drop)] }
+        defer { Task { await down.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            let account = try await Harness.account(store, "flaky-\(UUID().uuidString.prefix(8))", server: down)
+            try await Harness.withWorker(store, configuration: Harness.configuration(threshold: 2)) { _ in
+                for expected in 1...2 {
+                    let id = try await store.enqueue(Harness.message()).message.id
+                    let message = try await Harness.status(store, id, in: [.retrying, .failed])
+                    #expect(message.status == .retrying && message.errorCode == "smtp.connection_closed")
+                    #expect(try await store.account(id: account.id)?.failureCount == expected)
+                }
+                #expect(try await store.account(id: account.id)?.health == .open)
+                let connections = down.connectionCount
+                let id = try await store.enqueue(Harness.message()).message.id
+                let waiting = try await eventually {
+                    try await store.message(id: id).flatMap { $0.errorCode == "delivery.no_account_available" ? $0 : nil }
+                }
+                #expect(waiting.status == .pending && waiting.attempts == 0, "postponed without spending an attempt")
+                #expect(down.connectionCount == connections, "an open account is not tried")
+            }
+        }
+    }
+
+    @Test func quotasPostponeOrFailOverWithoutSpendingAttempts() async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            let limited = try await Harness.account(store, "limited", server: server, perMinute: 1)
+            try await Harness.withWorker(store) { _ in
+                let first = try await store.enqueue(Harness.message()).message.id
+                #expect(try await Harness.status(store, first, in: [.success]).accountID == limited.id)
+                let second = try await store.enqueue(Harness.message()).message.id
+                let waiting = try await eventually {
+                    try await store.message(id: second).flatMap { $0.errorCode == "delivery.no_account_available" ? $0 : nil }
+                }
+                #expect(waiting.attempts == 0 && waiting.nextAttemptAt > Date())
+                #expect(server.received.count == 1)
+            }
+        }
+    }
+
+    @Test func providerSenderRulesRefuseAMismatchBeforeSending() async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "qq", server: server, provider: "qq")
+            let id = try await store.enqueue(Harness.message(from: "Shop <noreply@shop.example>")).message.id
+            let message = try await Harness.withWorker(store) { _ in try await Harness.status(store, id, in: [.failed, .success]) }
+            #expect(message.status == .failed && message.errorCode == "delivery.sender_mismatch")
+            #expect(message.errorMessage?.contains(Harness.sender) == true)
+            #expect(server.connectionCount == 0, "refused before any connection")
+        }
+    }
+
+    @Test func suppressedRecipientsAreLeftOutAndRecorded() async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "main", server: server)
+            try await store.suppress(address: "bounced@example.com", reason: "hard bounce", source: "test")
+            let id = try await store.enqueue(Harness.message(to: ["ok@example.com", "Bounced@example.com"])).message.id
+            let message = try await Harness.withWorker(store) { _ in try await Harness.status(store, id, in: [.success, .failed]) }
+            #expect(message.status == .success)
+            #expect(server.received.first?.recipients == ["ok@example.com"])
+            let recipients = try await store.attempts(messageID: id).first?.recipients ?? []
+            #expect(recipients.first { $0.address == "Bounced@example.com" }?.reply == "suppressed: hard bounce")
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func twoWorkersDeliverEachMessageOnce(kind: StoreBackendKind) async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(kind) { store, _ in
+            _ = try await Harness.account(store, "main", server: server)
+            var enqueued: [Int64] = []
+            for _ in 0..<40 { enqueued.append(try await store.enqueue(Harness.message()).message.id) }
+            let ids = enqueued
+            try await Harness.withWorker(store) { _ in
+                try await Harness.withWorker(store) { _ in
+                    for id in ids { _ = try await Harness.status(store, id, in: [.success]) }
+                }
+            }
+            let messageIDs = server.received.map { message in
+                String(decoding: message.data, as: UTF8.self).split(separator: "\r\n").first { $0.hasPrefix("Message-ID:") }.map(
+                    String.init)
+            }
+            #expect(messageIDs.count == 40 && Set(messageIDs).count == 40, "each message exactly once")
+        }
+    }
+
+    @Test func gracefulShutdownReleasesWhatIsStillInFlightWithoutSpendingAnAttempt() async throws {
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(3)))] }
+        defer { Task { await slow.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "slow", server: slow)
+            let id = try await store.enqueue(Harness.message()).message.id
+            try await Harness.withWorker(store, configuration: Harness.configuration(drain: .milliseconds(300))) { worker in
+                _ = try await Harness.status(store, id, in: [.sending])
+                _ = try await eventually { slow.commands.contains { $0.hasPrefix("DATA") } ? true : nil }
+                worker.stop()
+            }
+            let released = try #require(try await store.message(id: id))
+            #expect(released.status == .pending && released.attempts == 0 && released.leaseOwner == nil)
+            #expect(try await store.attempts(messageID: id).isEmpty)
+        }
+    }
+}
