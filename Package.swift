@@ -72,6 +72,8 @@ let package = Package(
             dependencies: [
                 "HeraldAPI", "HeraldDelivery", "HeraldStore", "HeraldMIME", "HeraldSMTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(

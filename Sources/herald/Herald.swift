@@ -6,6 +6,6 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Herald: a self-hosted message delivery service.",
-        subcommands: [ComposeCommand.self, CheckCommand.self, MigrateCommand.self]
+        subcommands: [ComposeCommand.self, CheckCommand.self, MigrateCommand.self, WorkerCommand.self, AccountsCommand.self]
     )
 }

@@ -21,3 +21,45 @@ struct DatabaseOptions: ParsableArguments {
         return StoreLocation(text.isEmpty ? "herald.sqlite" : text, synchronous: synchronous)
     }
 }
+
+extension DatabaseOptions {
+    /// The master key that seals account passwords: `HERALD_SECRET_KEY` (base64, 32 bytes), else
+    /// for SQLite a key file beside the database, made (mode 0600) on first use and announced once.
+    /// PostgreSQL needs `HERALD_SECRET_KEY`: every machine sharing the database needs the same key.
+    func secretKey() throws -> SecretKey {
+        if let text = ProcessInfo.processInfo.environment["HERALD_SECRET_KEY"], !text.isEmpty {
+            do {
+                return try SecretKey(base64: text)
+            } catch {
+                throw ValidationError("HERALD_SECRET_KEY must be 32 bytes in base64 (make one with: openssl rand -base64 32)")
+            }
+        }
+        switch try location() {
+        case .postgres:
+            throw ValidationError(
+                "HERALD_SECRET_KEY is required with PostgreSQL, the same on every machine (make one with: openssl rand -base64 32)")
+        case .sqlite(let path, _):
+            let keyPath = path + ".key"
+            let (key, created) = try SecretKey.loadOrCreate(at: keyPath)
+            if created {
+                FileHandle.standardError.write(
+                    Data(
+                        ("herald: generated the master key for stored passwords at \(keyPath) (mode 0600); keep it with the "
+                            + "database and back it up, or set HERALD_SECRET_KEY\n").utf8))
+            }
+            return key
+        }
+    }
+}
+
+/// Logging for commands that run services: to standard error, at `HERALD_LOG_LEVEL` (default info).
+enum CommandLogging {
+    static func bootstrap() {
+        let level = ProcessInfo.processInfo.environment["HERALD_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

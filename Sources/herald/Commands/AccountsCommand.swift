@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import HeraldDelivery
+import HeraldStore
+import Logging
+
+/// `herald accounts`: sender accounts from the command line (the API offers the same).
+struct AccountsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accounts",
+        abstract: "List, add, enable, disable and remove sender accounts.",
+        subcommands: [List.self, Add.self, Enable.self, Disable.self, Remove.self]
+    )
+
+    /// Runs `body` with the migrated store, turning store errors into one clear line and exit 1.
+    static func withStore<T: Sendable>(
+        _ options: DatabaseOptions, command: String, _ body: @Sendable (any Store) async throws -> T
+    ) async throws -> T {
+        let logger = Logger(label: "herald.accounts", factory: { _ in SwiftLogNoOpLogHandler() })
+        do {
+            let store = try await options.location().open(secretKey: try options.secretKey(), logger: logger)
+            return try await withRunningStore(store) { store in
+                try await store.migrate()
+                return try await body(store)
+            }
+        } catch let error as StoreError {
+            FileHandle.standardError.write(Data("herald accounts \(command): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as DeliveryError {
+            FileHandle.standardError.write(Data("herald accounts \(command): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func named(_ name: String, in store: any Store) async throws -> AccountRecord {
+        guard let account = try await store.account(named: name) else { throw StoreError(.notFound, "there is no account named \(name)") }
+        return account
+    }
+
+    static func describe(_ account: AccountRecord) -> String {
+        var health = account.health.rawValue
+        if account.failureCount > 0 { health += ", \(account.failureCount) failures" }
+        var line = "\(account.id)\t\(account.name)\t\(account.email)\t"
+        line += account.channel == "sandbox" ? "sandbox" : "\(account.smtpHost):\(account.smtpPort) \(account.security.rawValue)"
+        line += "\t\(account.isActive ? "active" : "disabled")\t\(health)"
+        if let error = account.lastErrorCode, account.health != .closed || account.failureCount > 0 { line += "\t\(error)" }
+        return line
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the accounts, with their health.")
+        @OptionGroup var databaseOptions: DatabaseOptions
+        @Flag(help: "Print one JSON object per account.") var json = false
+
+        func run() async throws {
+            let accounts = try await AccountsCommand.withStore(databaseOptions, command: "list") { try await $0.accounts() }
+            for account in accounts {
+                if json {
+                    print(AccountsCommand.json(account))
+                } else {
+                    print(AccountsCommand.describe(account))
+                }
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an SMTP account.",
+            discussion: """
+                Example: printf %s "$AUTH_CODE" | herald accounts add qq-main --provider qq --email 1905985427@qq.com --password-stdin
+                With --provider the host, port and security come from the preset; otherwise give --host
+                (and --port; security is inferred from it: 465 is tls, anything else starttls).
+                """)
+        @OptionGroup var databaseOptions: DatabaseOptions
+        @Argument(help: "A unique name for the account.") var name: String
+        @Option(help: "The account's address (the envelope sender, and the login unless --username).") var email: String
+        @Option(help: "A preset: \((Array(ProviderPreset.all.keys) + ["ses"]).sorted().joined(separator: ", ")).") var provider: String?
+        @Option(help: "The AWS region, for --provider ses.") var region: String?
+        @Option(help: "The SMTP server.") var host: String?
+        @Option(help: "The SMTP port.") var port: Int?
+        @Option(help: "tls, starttls or none (default: from the port).") var security: String?
+        @Option(help: "The login, when it is not the email address.") var username: String?
+        @Flag(help: "Read the password (or authorisation code) from standard input.") var passwordStdin = false
+        @Option(help: "The display name for the From header.") var displayName: String?
+        @Option(help: "Lower is tried first.") var priority = 10
+        @Option(help: "The share of traffic among accounts of the same priority.") var weight = 1
+        @Option(help: "At most this many messages a minute.") var perMinute: Int?
+        @Option(help: "At most this many messages a day (UTC).") var perDay: Int?
+        @Option(help: "Route messages from this sender domain here (repeatable).") var fromDomain: [String] = []
+        @Option(help: "Route messages with this tag here (repeatable).") var tag: [String] = []
+        @Option(name: .customLong("ca-file"), help: "A PEM file of extra trusted CA certificates.") var caFile: String?
+        @Flag(help: "Do not verify the server's certificate (testing only).") var insecure = false
+
+        func run() async throws {
+            var settings = try makeSettings()
+            settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
+            let password: PasswordChange
+            if passwordStdin {
+                let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                    .trimmingCharacters(in: .newlines)
+                guard !text.isEmpty else { throw ValidationError("--password-stdin read an empty password") }
+                password = .set(text)
+            } else {
+                password = .keep
+            }
+            let created = try await AccountsCommand.withStore(databaseOptions, command: "add") { [settings] store in
+                try await store.createAccount(settings, password: password)
+            }
+            print(AccountsCommand.describe(created))
+            if let note = provider.flatMap({ ProviderPreset.all[$0.lowercased()]?.note }) { print("note: \(note)") }
+        }
+
+        func makeSettings() throws -> AccountSettings {
+            var settings: AccountSettings
+            if let provider {
+                do {
+                    settings = try ProviderPreset.named(provider, region: region).settings(
+                        name: name, email: email, displayName: displayName)
+                } catch {
+                    throw ValidationError(error.message)
+                }
+                if let host { settings.smtpHost = host }
+                if let port { settings.smtpPort = port }
+            } else {
+                guard let host else { throw ValidationError("give --host (and --port), or --provider") }
+                settings = AccountSettings(
+                    name: name, email: email, displayName: displayName, smtpHost: host, smtpPort: port ?? 587,
+                    security: (port ?? 587) == 465 ? .tls : .starttls)
+            }
+            if let security {
+                guard let value = AccountSecurity(rawValue: security.lowercased()) else {
+                    throw ValidationError("--security must be tls, starttls or none")
+                }
+                settings.security = value
+            }
+            if let username { settings.username = username }
+            if let caFile { settings.tlsCAPEM = try String(contentsOfFile: caFile, encoding: .utf8) }
+            settings.tlsVerify = !insecure
+            settings.priority = priority
+            settings.weight = max(1, weight)
+            settings.perMinuteLimit = perMinute
+            settings.perDayLimit = perDay
+            return settings
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enable an account and close its breaker (after fixing what opened it).")
+        @OptionGroup var databaseOptions: DatabaseOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() async throws {
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "enable") { store in
+                try await store.enableAccount(id: try await AccountsCommand.named(name, in: store).id)
+            }
+            print(AccountsCommand.describe(account))
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take an account out of routing until it is enabled.")
+        @OptionGroup var databaseOptions: DatabaseOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() async throws {
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "disable") { store in
+                try await store.disableAccount(id: try await AccountsCommand.named(name, in: store).id)
+            }
+            print(AccountsCommand.describe(account))
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete an account; its messages keep their history.")
+        @OptionGroup var databaseOptions: DatabaseOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() async throws {
+            try await AccountsCommand.withStore(databaseOptions, command: "remove") { store in
+                try await store.deleteAccount(id: try await AccountsCommand.named(name, in: store).id)
+            }
+            print("removed \(name)")
+        }
+    }
+
+    /// One account as JSON: every field but the password, which is never readable.
+    static func json(_ account: AccountRecord) -> String {
+        var object: [String: Any] = [
+            "id": account.id, "name": account.name, "email": account.email, "smtp_host": account.smtpHost,
+            "smtp_port": account.smtpPort, "security": account.security.rawValue, "channel": account.channel,
+            "is_active": account.isActive, "health": account.health.rawValue, "failure_count": account.failureCount,
+            "has_password": account.hasPassword, "priority": account.priority, "weight": account.weight,
+        ]
+        object["provider"] = account.provider
+        object["last_error_code"] = account.lastErrorCode
+        object["last_error"] = account.lastError
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

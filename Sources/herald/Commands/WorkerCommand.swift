@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import HeraldDelivery
+import HeraldStore
+import Logging
+import ServiceLifecycle
+
+/// `herald worker`: delivery workers alone, sharing the queue with every other Herald process.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run delivery workers only (no HTTP API). Any number may share one database.",
+        discussion: """
+            Example: HERALD_DATABASE_URL=postgres://herald@db/herald HERALD_SECRET_KEY=... herald worker --concurrency 32
+            SIGTERM or Ctrl-C stops claiming, lets in-flight messages finish for --drain-timeout seconds,
+            and gives the rest back to the queue without spending an attempt.
+            """
+    )
+
+    @OptionGroup var databaseOptions: DatabaseOptions
+    @OptionGroup var workerOptions: WorkerOptions
+
+    func run() async throws {
+        CommandLogging.bootstrap()
+        let logger = Logger(label: "herald.worker")
+        let location = try databaseOptions.location()
+        let store = try await location.open(secretKey: try databaseOptions.secretKey(), logger: logger)
+        let worker = workerOptions.makeWorker(store: store, logger: logger)
+        logger.info("starting delivery workers", metadata: ["store": "\(location)", "worker.id": "\(worker.configuration.workerID)"])
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: store),
+                    .init(
+                        service: MigratingService(store: store, migrate: !workerOptions.noMigrate, then: worker),
+                        successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// The workers' settings, shared by `herald worker` and `herald serve`.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "Messages in flight at once in this process.") var concurrency = 16
+    @Option(help: "SMTP connections per account (the per-account concurrency).") var connectionsPerAccount = 4
+    @Option(help: "Seconds in-flight messages may take to finish on shutdown before they are released.") var drainTimeout = 20
+    @Option(help: "A URL that receives a JSON POST when an account's breaker opens.") var alertWebhook: String?
+    @Flag(help: "Do not apply database migrations at start-up.") var noMigrate = false
+
+    func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {
+        var smtp = SMTPChannel.Options()
+        smtp.pool.maxConnections = max(1, connectionsPerAccount)
+        let configuration = DeliveryConfiguration(concurrency: concurrency, drainTimeout: .seconds(max(0, drainTimeout)))
+        let alerts = AccountAlerts(store: store, webhook: alertWebhook.flatMap(URL.init(string:)), logger: logger)
+        return DeliveryWorker(
+            store: store, channels: [SMTPChannel(store: store, options: smtp, logger: logger), SandboxChannel(store: store)],
+            configuration: configuration, alerts: alerts, logger: logger)
+    }
+}
+
+/// Applies migrations (when asked), then runs `service`: the store must be running first.
+struct MigratingService: Service {
+    let store: any Store
+    let migrate: Bool
+    let then: any Service
+
+    func run() async throws {
+        if migrate { try await store.migrate() }
+        try await then.run()
+    }
+}

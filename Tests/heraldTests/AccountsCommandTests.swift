@@ -1,0 +1,67 @@
+import Foundation
+@_spi(Delivery) import HeraldStore
+import HeraldTestSupport
+import Testing
+
+/// `herald accounts` as an operator uses it: no SQL to add an account or to bring one back.
+@Suite struct AccountsCommandTests {
+    static func herald(_ arguments: [String], stdin: String = "") throws -> ComposeCommandTests.Run {
+        let process = Process()
+        process.executableURL = ComposeCommandTests.binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["HERALD_SECRET_KEY": TestDatabase.secretKey.base64]) { $1 }
+        let input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        process.standardInput = input
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ComposeCommandTests.Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func addFromAPresetListAndEnableAfterTheBreakerOpened() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            let code = "qq-auth-code-5f1e"
+            let add = try Self.herald(
+                [
+                    "accounts", "add", "qq-main", "--provider", "qq", "--email", "1905985427@qq.com", "--password-stdin", "--database",
+                    database.location,
+                ],
+                stdin: code + "\n")
+            #expect(add.status == 0, "\(add.stderr)")
+            #expect(add.stdout.contains("smtp.qq.com:465 tls") && add.stdout.contains("授权码"))
+            let account = try #require(try await store.account(named: "qq-main"))
+            #expect(account.hasPassword && account.provider == "qq")
+            #expect(try await store.accountPassword(id: account.id) == code, "stored sealed, without the newline")
+
+            _ = try await store.changeAccountHealth(id: account.id) { current, now in
+                AccountHealthUpdate(
+                    health: .open, failureCount: 4, openedUntil: now.addingTimeInterval(600), breakerTrips: 2,
+                    lastErrorCode: "smtp.auth_failed",
+                    lastError: "535")
+            }
+            let list = try Self.herald(["accounts", "list", "--json", "--database", database.location])
+            #expect(list.status == 0)
+            #expect(list.stdout.contains(#""health":"open""#) && list.stdout.contains(#""last_error_code":"smtp.auth_failed""#))
+            #expect(!(add.stdout + add.stderr + list.stdout + list.stderr).contains(code), "the password is never printed")
+
+            let enable = try Self.herald(["accounts", "enable", "qq-main", "--database", database.location])
+            #expect(enable.status == 0, "\(enable.stderr)")
+            let enabled = try #require(try await store.account(id: account.id))
+            #expect(enabled.health == .closed && enabled.failureCount == 0 && enabled.openedUntil == nil && enabled.isActive)
+
+            let missing = try Self.herald(["accounts", "enable", "nope", "--database", database.location])
+            #expect(missing.status == 1 && missing.stderr.contains("there is no account named nope"))
+            let noHost = try Self.herald(["accounts", "add", "x", "--email", "x@example.com", "--database", database.location])
+            #expect(noHost.status != 0 && noHost.stderr.contains("--host"))
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import HeraldStore
+import HeraldTestSupport
+import Testing
+
+/// `herald worker` run as an operator runs it: it delivers, and SIGTERM stops it gracefully.
+@Suite struct WorkerCommandTests {
+    @Test(arguments: StoreBackendKind.allCases)
+    func theWorkerDeliversAndStopsGracefullyOnSIGTERM(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, database in
+            let message = NewMessage(
+                from: "App <app@example.com>", to: ["rcpt@example.com"], subject: "hi",
+                mime: Array("From: App <app@example.com>\r\nSubject: hi\r\n\r\nhello\r\n".utf8))
+            let id = try await store.enqueue(message).message.id
+
+            let folder = try ComposeCommandTests.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let log = folder.appendingPathComponent("worker.log")
+            #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
+            let process = Process()
+            process.executableURL = ComposeCommandTests.binary
+            process.arguments = ["worker", "--database", database.location, "--drain-timeout", "5"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["HERALD_SECRET_KEY": TestDatabase.secretKey.base64]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: log)
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+
+            let delivered = try await eventually {
+                try await store.message(id: id).flatMap { $0.status == .success ? $0 : nil }
+            }
+            #expect(delivered.accountID == (try await store.account(named: "sandbox"))?.id, "a fresh install sends through the sandbox")
+            #expect(try await store.captures(messageID: id).first?.data == message.mime)
+
+            kill(process.processIdentifier, SIGTERM)
+            let exited = try await eventually { process.isRunning ? nil : process.terminationStatus }
+            let output = try String(contentsOf: log, encoding: .utf8)
+            #expect(exited == 0, "\(output)")
+            #expect(output.contains("delivery worker stopped"), "\(output)")
+            #expect(!output.contains(TestDatabase.secretKey.base64), "the master key is never logged")
+        }
+    }
+}
