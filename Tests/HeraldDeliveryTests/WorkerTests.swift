@@ -152,6 +152,39 @@ import Testing
         }
     }
 
+    @Test func anOpenedBreakerPostsToTheAlertWebhookWithoutSecrets() async throws {
+        let hook = try await HTTPCaptureServer.start()
+        let server = try await Harness.server()
+        defer {
+            Task {
+                await hook.stop()
+                await server.stop()
+            }
+        }
+        try await withTestStore(.sqlite) { store, _ in
+            let name = "bad-\(UUID().uuidString.prefix(8))"
+            let wrong = "wrong-password-71c3"
+            _ = try await Harness.account(store, name, server: server, password: wrong)
+            let url = try #require(URL(string: "http://127.0.0.1:\(hook.port)/alerts?token=hook-token"))
+            let alerts = AccountAlerts(store: store, webhook: url, logger: Harness.quiet)
+            try await Harness.withWorker(store, alerts: alerts) { _ in
+                let id = try await store.enqueue(Harness.message()).message.id
+                let failed = try await Harness.status(store, id, in: [.failed, .success])
+                #expect(failed.status == .failed && failed.errorCode == "smtp.auth_failed", "an auth error is not retried")
+                let request = try await eventually { hook.received.first }
+                #expect(request.head.hasPrefix("POST /alerts?token=hook-token HTTP/1.1"))
+                #expect(request.head.lowercased().contains("content-type: application/json"))
+                let body = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
+                #expect(body["kind"] as? String == "account.opened")
+                #expect(body["account_name"] as? String == name)
+                #expect(body["error_code"] as? String == "smtp.auth_failed")
+                #expect((body["error"] as? String)?.contains("authorisation code") == true)
+                #expect(!String(decoding: request.body, as: UTF8.self).contains(wrong), "never the password")
+                #expect(try Harness.metrics.expectGauge("herald_account_breaker_state", [("account", name)]).lastValue == 2)
+            }
+        }
+    }
+
     @Test func quotasPostponeOrFailOverWithoutSpendingAttempts() async throws {
         let server = try await Harness.server()
         defer { Task { await server.stop() } }

@@ -52,6 +52,10 @@ public actor SMTPChannel: DeliveryChannel {
             return DeliveryReceipt(
                 smtpCode: result.reply.code, enhancedCode: result.reply.enhancedCode?.description, reply: result.reply.text,
                 recipients: result.recipients.map(RecipientOutcome.init))
+        } catch let error as SMTPError where error.code == "smtp.pool_timeout" || error.code == "smtp.pool_closed" {
+            // This process's connections to the account were all busy (or being replaced): local
+            // congestion, not the account's fault. Retried later, through any account.
+            throw DeliveryError(code: error.code, errorClass: .transient, message: error.message)
         } catch let error as SMTPError {
             let failure = DeliveryError(error)
             if failure.errorClass == .auth { await reset(accountID: account.id) }

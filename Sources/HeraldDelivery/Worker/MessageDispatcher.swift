@@ -60,7 +60,7 @@ struct MessageDispatcher: Sendable {
             case .probe:
                 let breaker = self.breaker
                 let (after, took) = try await store.changeAccountHealth(id: account.id) { breaker.takeProbe($0, now: $1) }
-                await directory.replace(after)
+                await replace(after)
                 guard took else {
                     nextAvailable = min(nextAvailable ?? Date(), after.openedUntil ?? Date())
                     continue
@@ -150,7 +150,7 @@ struct MessageDispatcher: Sendable {
         let breaker = self.breaker
         guard breaker.recordSuccess(account, now: Date(), delivered: delivered) != nil else { return }
         let (after, _) = try await store.changeAccountHealth(id: account.id) { breaker.recordSuccess($0, now: $1, delivered: delivered) }
-        await directory.replace(after)
+        await replace(after)
     }
 
     private func accountFailed(_ account: AccountRecord, error: DeliveryError, rule: ErrorPolicy.Rule, logger: Logger) async throws {
@@ -168,7 +168,7 @@ struct MessageDispatcher: Sendable {
         let (after, _) = try await store.changeAccountHealth(id: account.id) { current, now in
             breaker.recordFailure(current, code: error.code, message: explanation, opensAtOnce: rule.opensBreakerAtOnce, now: now).update
         }
-        await directory.replace(after)
+        await replace(after)
         if account.health == .closed && after.health == .open {
             await alerts.accountOpened(
                 AccountAlert(
@@ -188,7 +188,20 @@ struct MessageDispatcher: Sendable {
             update.openedUntil = now
             return update
         }
-        await directory.replace(after)
+        await replace(after)
+    }
+
+    /// Keeps this worker's view of the account current and publishes its breaker state
+    /// (`herald_account_breaker_state`: 0 closed, 1 half-open, 2 open).
+    private func replace(_ account: AccountRecord) async {
+        await directory.replace(account)
+        let state: Int =
+            switch account.health {
+            case .closed: 0
+            case .halfOpen: 1
+            case .open: 2
+            }
+        Gauge(label: "herald_account_breaker_state", dimensions: [("account", account.name)]).record(state)
     }
 
     // MARK: Recipients and settling
