@@ -33,6 +33,11 @@ public protocol Store: Service {
     /// Cancels a message that is pending, scheduled or retrying; throws `invalidState` otherwise.
     func cancel(messageID: Int64) async throws -> MessageRecord
 
+    /// Sends a failed, cancelled, retrying or scheduled message again now (the API's retry): due at
+    /// once, its expiry and schedule cleared, with at least `extraAttempts` attempts left. Throws
+    /// `invalidState` for a message that is pending, sending or delivered.
+    func requeue(messageID: Int64, extraAttempts: Int) async throws -> MessageRecord
+
     /// Claims up to `limit` messages that are due, lowest priority value first, then oldest due,
     /// skipping scheduled, cancelled and expired ones. Each is `sending` under a lease held by
     /// `owner` for `lease`; no two claimers ever hold the same message.

@@ -6,6 +6,9 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Herald: a self-hosted message delivery service.",
-        subcommands: [ComposeCommand.self, CheckCommand.self, MigrateCommand.self, WorkerCommand.self, AccountsCommand.self]
+        subcommands: [
+            ServeCommand.self, WorkerCommand.self, SendCommand.self, AccountsCommand.self, KeysCommand.self, CheckCommand.self,
+            ComposeCommand.self, MigrateCommand.self,
+        ]
     )
 }

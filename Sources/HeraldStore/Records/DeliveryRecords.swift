@@ -8,7 +8,7 @@ public enum QuotaReservation: Sendable, Hashable {
 }
 
 /// An account's sends counted in the current windows.
-public struct QuotaUsage: Sendable, Hashable {
+public struct QuotaUsage: Sendable, Hashable, Codable {
     /// Sends in the current minute and UTC day (0 when the window has rolled over).
     public var minute: Int
     public var day: Int

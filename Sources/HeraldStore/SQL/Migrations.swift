@@ -141,3 +141,9 @@ enum Migrations {
         ),
     ]
 }
+
+/// The schema this build of Herald expects, for readiness checks.
+public enum StoreSchema {
+    /// The newest migration's version: a database at this version is ready.
+    public static var latestVersion: Int { Migrations.all.last?.version ?? 0 }
+}

@@ -92,6 +92,38 @@ extension SQLStore {
         }
     }
 
+    public func requeue(messageID: Int64, extraAttempts: Int) async throws -> MessageRecord {
+        let dialect = backend.dialect
+        let backend = self.backend
+        let extra = SQLValue.integer(Int64(max(1, extraAttempts)))
+        return try await backend.write { connection in
+            let rows = try await connection.query(
+                dialect.render(
+                    """
+                    UPDATE messages SET status = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,
+                        next_attempt_at = {now}, send_at = NULL, expires_at = NULL,
+                        max_attempts = CASE WHEN max_attempts < attempts + ? THEN attempts + ? ELSE max_attempts END,
+                        updated_at = {now}
+                    WHERE id = ? AND status IN ('failed', 'cancelled', 'retrying', 'scheduled')
+                    RETURNING *
+                    """), [extra, extra, .integer(messageID)])
+            if let row = rows.first {
+                try await connection.query(
+                    dialect.render("INSERT INTO events (kind, message_id, data, created_at) VALUES ('message.requeued', ?, '{}', {now})"),
+                    [.integer(messageID)])
+                try await backend.notifyWork(on: connection)
+                return try row.messageRecord()
+            }
+            guard let status = try await connection.query("SELECT status FROM messages WHERE id = ?", [.integer(messageID)]).first else {
+                throw StoreError(.notFound, "there is no message \(messageID)")
+            }
+            throw StoreError(
+                .invalidState,
+                "message \(messageID) is \(try status.text("status")); only failed, cancelled, retrying or scheduled messages can be retried"
+            )
+        }
+    }
+
     public func stats(window: Duration) async throws -> DeliveryStats {
         let dialect = backend.dialect
         let span = SQLValue.integer(SQLTime.micros(window))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HeraldAPI
 import HeraldDelivery
 import HeraldStore
 import Logging
@@ -57,17 +58,5 @@ struct WorkerOptions: ParsableArguments {
         return DeliveryWorker(
             store: store, channels: [SMTPChannel(store: store, options: smtp, logger: logger), SandboxChannel(store: store)],
             configuration: configuration, alerts: alerts, logger: logger)
-    }
-}
-
-/// Applies migrations (when asked), then runs `service`: the store must be running first.
-struct MigratingService: Service {
-    let store: any Store
-    let migrate: Bool
-    let then: any Service
-
-    func run() async throws {
-        if migrate { try await store.migrate() }
-        try await then.run()
     }
 }

@@ -1,0 +1,88 @@
+import Foundation
+import HeraldDelivery
+import HeraldStore
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// How the HTTP API runs.
+public struct APIConfiguration: Sendable {
+    /// Where to listen; loopback by default.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Requests per second per API key on average, and the burst allowed above it.
+    public var rateLimitPerSecond: Double = 100
+    public var rateLimitBurst: Double = 200
+    public var limits = MessageFactory.Limits()
+    /// A template variable the template uses and the request lacks is a 422 (otherwise it renders empty).
+    public var strictTemplates = true
+
+    public init() {}
+}
+
+/// The API's router: every route, middleware and error mapping. The executable and the tests share it.
+public func buildRouter(
+    store: any Store, configuration: APIConfiguration, metrics: PrometheusCollectorRegistry? = nil
+) -> Router<HeraldRequestContext> {
+    let router = Router(context: HeraldRequestContext.self)
+    router.add(middleware: EnvelopeMiddleware())
+    HealthRoutes(store: store, metrics: metrics).register(router)
+
+    let keys = APIKeyCache(store: store)
+    let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
+    func group(_ scope: APIKeyScope) -> RouterGroup<HeraldRequestContext> {
+        router.group("api/v1").add(middleware: AuthMiddleware(scope: scope, keys: keys, limiter: limiter))
+    }
+    let send = group(.send)
+    let read = group(.read)
+    let admin = group(.admin)
+    let renderer = TemplateRenderer(strict: configuration.strictTemplates)
+    let factory = MessageFactory(store: store, limits: configuration.limits, renderer: renderer)
+    MessageRoutes(store: store, factory: factory).register(send: send, read: read)
+    TemplateRoutes(store: store, renderer: renderer).register(read: read, admin: admin)
+    AccountRoutes(store: store).register(admin: admin)
+    AdminRoutes(store: store, keyCache: keys).register(read: read, admin: admin)
+    return router
+}
+
+/// The whole application: the API, the store's service and, when given, the delivery workers,
+/// in one service group. Migrations run before the server accepts requests (unless `migrate` is
+/// false), then `beforeServing` (for instance the first admin key).
+public func buildApplication(
+    store: any Store, worker: DeliveryWorker?, configuration: APIConfiguration, metrics: PrometheusCollectorRegistry? = nil,
+    migrate: Bool = true, logger: Logger, beforeServing: @escaping @Sendable (any Store) async throws -> Void = { _ in },
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    var services: [any Service] = [store]
+    if let worker { services.append(MigratingService(store: store, migrate: migrate, then: worker)) }
+    var application = Application(
+        router: buildRouter(store: store, configuration: configuration, metrics: metrics),
+        configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "Herald"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger)
+    application.beforeServerStarts {
+        if migrate { try await store.migrate() }
+        try await beforeServing(store)
+    }
+    return application
+}
+
+/// Applies migrations (when asked), then runs `then`: the store's service must already be running.
+public struct MigratingService: Service {
+    let store: any Store
+    let migrate: Bool
+    let then: any Service
+
+    public init(store: any Store, migrate: Bool, then: any Service) {
+        self.store = store
+        self.migrate = migrate
+        self.then = then
+    }
+
+    public func run() async throws {
+        if migrate { try await store.migrate() }
+        try await then.run()
+    }
+}

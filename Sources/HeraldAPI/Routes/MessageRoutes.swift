@@ -1,0 +1,178 @@
+import Foundation
+import HeraldStore
+import Hummingbird
+
+/// `/api/v1/messages`: send, batch, status, list, raw bytes, cancel and retry.
+struct MessageRoutes {
+    let store: any Store
+    let factory: MessageFactory
+    let maxBatch = 500
+
+    func register(send: RouterGroup<HeraldRequestContext>, read: RouterGroup<HeraldRequestContext>) {
+        send.post("messages/email/send", use: self.send)
+        send.post("messages/email/batch", use: self.batch)
+        send.post("messages/:id/cancel", use: self.cancel)
+        send.post("messages/:id/retry", use: self.retry)
+        read.get("messages", use: self.list)
+        read.get("messages/:id", use: self.show)
+        read.get("messages/:id/raw", use: self.raw)
+    }
+
+    @Sendable func send(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        var request = request
+        let (body, bytes) = try await request.json(SendRequest.self, context: context)
+        let key = request.headers[.idempotencyKey]
+        if let key, key.isEmpty || key.count > 255 {
+            throw APIError.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 characters")])
+        }
+        let origin = MessageFactory.Origin(requestID: context.requestID, apiKeyID: context.apiKey?.id, idempotencyKey: key, body: bytes)
+        let result = try await factory.send(body, origin: origin)
+        let message = result.message
+        context.logger.info("message queued", metadata: [LogKey.messageID: "\(message.id)"])
+        let duplicate: Bool? = if case .duplicate = result { true } else { nil }
+        return JSONResponse.success(
+            SendResult(messageID: message.id, status: message.status.rawValue, requestID: context.requestID, duplicate: duplicate),
+            message: "Message queued for sending", status: .accepted, requestID: context.requestID)
+    }
+
+    struct BatchRequest: Decodable {
+        var messages: [SendRequest]
+    }
+
+    struct BatchItem: Encodable {
+        var index: Int
+        var code: Int
+        var message: String
+        var messageID: Int64?
+        var status: String?
+        var error: String?
+        var fields: [APIError.FieldError]?
+
+        enum CodingKeys: String, CodingKey {
+            case index, code, message, status, error, fields
+            case messageID = "message_id"
+        }
+    }
+
+    /// Up to 500 messages; each is validated and queued on its own, with its own result.
+    @Sendable func batch(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        var request = request
+        let batch = try await request.json(BatchRequest.self, context: context).value
+        guard !batch.messages.isEmpty, batch.messages.count <= maxBatch else {
+            throw APIError.validation([.init(field: "messages", reason: "must hold 1 to \(maxBatch) messages")])
+        }
+        let origin = MessageFactory.Origin(requestID: context.requestID, apiKeyID: context.apiKey?.id)
+        let factory = self.factory
+        let items = try await withThrowingTaskGroup(of: BatchItem.self) { group in
+            for (index, message) in batch.messages.enumerated() {
+                group.addTask {
+                    do {
+                        let stored = try await factory.send(message, origin: origin).message
+                        return BatchItem(
+                            index: index, code: 0, message: "Message queued for sending", messageID: stored.id,
+                            status: stored.status.rawValue)
+                    } catch {
+                        guard let apiError = APIError.from(error) else { throw error }
+                        return BatchItem(
+                            index: index, code: apiError.code.rawValue, message: apiError.message, error: apiError.code.name,
+                            fields: apiError.fields.isEmpty ? nil : apiError.fields)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }.sorted { $0.index < $1.index }
+        }
+        let queued = items.filter { $0.code == 0 }.count
+        return JSONResponse.success(
+            ["results": items], message: "\(queued) of \(items.count) messages queued",
+            status: queued > 0 ? .accepted : .unprocessableContent,
+            requestID: context.requestID)
+    }
+
+    @Sendable func show(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let id = try context.parameters.id()
+        guard let message = try await store.message(id: id) else { throw APIError.notFound("message \(id)") }
+        let attempts = try await store.attempts(messageID: id)
+        return JSONResponse.success(MessageView(message, attempts: attempts), requestID: context.requestID)
+    }
+
+    @Sendable func raw(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let id = try context.parameters.id()
+        guard let bytes = try await store.messageBytes(id: id) else { throw APIError.notFound("message \(id)") }
+        return Response(
+            status: .ok, headers: [.contentType: "message/rfc822", .requestID: context.requestID],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    @Sendable func cancel(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let message = try await store.cancel(messageID: try context.parameters.id())
+        return JSONResponse.success(MessageView(message), message: "Message cancelled", requestID: context.requestID)
+    }
+
+    @Sendable func retry(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let message = try await store.requeue(messageID: try context.parameters.id(), extraAttempts: 3)
+        return JSONResponse.success(MessageView(message), message: "Message queued again", status: .accepted, requestID: context.requestID)
+    }
+
+    struct Page: Encodable {
+        var messages: [MessageView]
+        var nextCursor: String?
+
+        enum CodingKeys: String, CodingKey {
+            case messages
+            case nextCursor = "next_cursor"
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: HeraldRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        var problems: [APIError.FieldError] = []
+        var filter = MessageFilter()
+        if let statuses = query.get("status") {
+            for name in statuses.split(separator: ",") {
+                if let status = MessageStatus(rawValue: String(name)) {
+                    filter.statuses.insert(status)
+                } else {
+                    problems.append(
+                        .init(
+                            field: "status",
+                            reason: "\(name) is not one of \(MessageStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
+                }
+            }
+        }
+        filter.recipient = query.get("recipient")
+        filter.templateCode = query.get("template_code")
+        filter.tag = query.get("tag")
+        if let account = query.get("account_id") {
+            if let id = Int64(account) {
+                filter.accountID = id
+            } else {
+                problems.append(.init(field: "account_id", reason: "must be an integer"))
+            }
+        }
+        for (field, keyPath) in [("created_from", \MessageFilter.createdFrom), ("created_before", \MessageFilter.createdBefore)] {
+            guard let text = query.get(field) else { continue }
+            if let date = APITime.parse(text) {
+                filter[keyPath: keyPath] = date
+            } else {
+                problems.append(.init(field: field, reason: "must be an ISO 8601 time"))
+            }
+        }
+        var limit = 50
+        if let text = query.get("limit") {
+            if let value = Int(text), (1...200).contains(value) {
+                limit = value
+            } else {
+                problems.append(.init(field: "limit", reason: "must be 1 to 200"))
+            }
+        }
+        if !problems.isEmpty { throw APIError.validation(problems) }
+        let page: MessagePage
+        do {
+            page = try await store.messages(matching: filter, limit: limit, cursor: query.get("cursor"))
+        } catch let error as StoreError where error.code == .invalidArgument {
+            throw APIError.validation([.init(field: "cursor", reason: "is not a cursor from a previous page")])
+        }
+        return JSONResponse.success(
+            Page(messages: page.messages.map { MessageView($0) }, nextCursor: page.nextCursor), requestID: context.requestID)
+    }
+}

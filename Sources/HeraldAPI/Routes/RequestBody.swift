@@ -1,0 +1,28 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension Request {
+    /// The body decoded as JSON, with its raw bytes (for idempotency hashes). Malformed JSON is a
+    /// 400, a field of the wrong type a 422 naming it.
+    mutating func json<T: Decodable>(_ type: T.Type, context: HeraldRequestContext) async throws -> (value: T, bytes: [UInt8]) {
+        let buffer = try await collectBody(upTo: context.maxUploadSize)
+        let bytes = Array(buffer.readableBytesView)
+        guard !bytes.isEmpty else { throw APIError(.badRequest, "the body is empty; send a JSON object") }
+        do {
+            return (try JSONDecoder().decode(T.self, from: Data(bytes)), bytes)
+        } catch let error as DecodingError {
+            throw APIError.decodingError(error)
+        }
+    }
+}
+
+extension Parameters {
+    /// A numeric path parameter; anything else is a 404 (no such thing).
+    func id(_ name: String = "id") throws -> Int64 {
+        guard let text = get(name), let id = Int64(text), id > 0 else {
+            throw APIError(.notFound, "there is no such \(name == "id" ? "item" : name)")
+        }
+        return id
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import HeraldStore
+import Mustache
+
+/// A template rendered for one message.
+public struct RenderedContent: Sendable, Hashable {
+    public var subject: String
+    public var text: String?
+    public var html: String?
+}
+
+/// Renders templates with Mustache: variables are HTML-escaped in the HTML body only; the subject
+/// and the text body get them as they are. Strict by default: a variable the template uses
+/// outside any section and the request does not give is an error naming it.
+public struct TemplateRenderer: Sendable {
+    public var strict: Bool
+
+    public init(strict: Bool = true) {
+        self.strict = strict
+    }
+
+    /// Checks that every part of a template parses; the error names the part.
+    public static func validate(subject: String, text: String?, html: String?) throws(APIError) {
+        for (field, source) in [("subject", subject), ("text", text), ("html", html)] {
+            guard let source else { continue }
+            do {
+                _ = try MustacheTemplate(string: source)
+            } catch {
+                throw APIError.validation([.init(field: field, reason: "is not a valid Mustache template (\(error))")])
+            }
+        }
+    }
+
+    public func render(_ template: TemplateRecord, variables: [String: JSONValue]) throws(APIError) -> RenderedContent {
+        try render(subject: template.subject, text: template.text, html: template.html, variables: variables)
+    }
+
+    public func render(subject: String, text: String?, html: String?, variables: [String: JSONValue]) throws(APIError) -> RenderedContent {
+        if strict {
+            let missing = [subject, text ?? "", html ?? ""].flatMap(Self.topLevelVariables).filter { !Self.resolves($0, in: variables) }
+            if !missing.isEmpty {
+                var seen = Set<String>()
+                let names = missing.filter { seen.insert($0).inserted }
+                throw APIError(
+                    .templateVariableMissing,
+                    "the template needs \(names.count == 1 ? "the variable" : "the variables") \(names.joined(separator: ", ")), "
+                        + "missing from template_variables",
+                    fields: names.map { .init(field: "template_variables.\($0)", reason: "is required by the template") })
+            }
+        }
+        let values = variables.mapValues(\.mustacheValue)
+        do {
+            return RenderedContent(
+                subject: try Self.compile(subject, html: false).render(values).trimmingCharacters(in: .whitespacesAndNewlines),
+                text: try text.map { try Self.compile($0, html: false).render(values) },
+                html: try html.map { try Self.compile($0, html: true).render(values) })
+        } catch {
+            throw APIError(.templateInvalid, "the template could not be parsed: \(error)")
+        }
+    }
+
+    private static func compile(_ source: String, html: Bool) throws -> MustacheTemplate {
+        try MustacheTemplate(string: (html ? "" : "{{% CONTENT_TYPE: TEXT}}") + source)
+    }
+
+    /// Names of variable tags (`{{x}}`, `{{{x}}}`, `{{&x}}`) outside every section: the ones whose
+    /// absence is a mistake rather than a falsy section. Templates that change delimiters are not checked.
+    static func topLevelVariables(_ source: String) -> [String] {
+        var names: [String] = []
+        var depth = 0
+        var rest = Substring(source)
+        while let open = rest.range(of: "{{") {
+            rest = rest[open.upperBound...]
+            let triple = rest.first == "{"
+            if triple { rest = rest.dropFirst() }
+            guard let close = rest.range(of: triple ? "}}}" : "}}") else { break }
+            var tag = rest[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            rest = rest[close.upperBound...]
+            guard let sigil = tag.first else { continue }
+            switch sigil {
+            case "=": return []
+            case "#", "^", "$", "<": depth += 1
+            case "/": depth = max(0, depth - 1)
+            case "!", ">", "%": continue
+            default:
+                if sigil == "&" { tag = tag.dropFirst().trimmingCharacters(in: .whitespaces) }
+                if depth == 0 && tag != "." && !tag.isEmpty { names.append(tag) }
+            }
+        }
+        return names
+    }
+
+    static func resolves(_ name: String, in variables: [String: JSONValue]) -> Bool {
+        var current: JSONValue = .object(variables)
+        for part in name.split(separator: ".") {
+            guard case .object(let object) = current, let next = object[String(part)] else { return false }
+            current = next
+        }
+        return true
+    }
+}

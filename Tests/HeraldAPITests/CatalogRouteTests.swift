@@ -1,0 +1,133 @@
+import Foundation
+import HTTPTypes
+import HeraldAPI
+import HeraldTestSupport
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+
+@_spi(Delivery) @testable import HeraldStore
+
+/// Templates, accounts and stats.
+@Suite struct CatalogRouteTests {
+    @Test func templatesAreCreatedReplacedPreviewedAndDeleted() async throws {
+        try await APIHarness.withAPI { api, _ in
+            let body = #"{"code": "welcome", "subject": "Hi {{name}}", "text": "Hello {{name}}", "html": "<p>Hello {{name}}</p>"}"#
+            #expect(try await api.call(.post, "/api/v1/templates", body: body).status == .created)
+            #expect(try await api.call(.post, "/api/v1/templates", body: body).status == .conflict)
+            let chinese = #"{"code": "welcome", "locale": "zh", "subject": "你好 {{name}}", "text": "你好"}"#
+            #expect(try await api.call(.post, "/api/v1/templates", body: chinese).status == .created)
+            let preview = try await api.call(
+                .post, "/api/v1/templates/welcome/preview", body: #"{"template_variables": {"name": "<Tom & Jerry>"}}"#)
+            #expect(preview.data["subject"] as? String == "Hi <Tom & Jerry>", "no escaping outside HTML")
+            #expect(preview.data["text"] as? String == "Hello <Tom & Jerry>")
+            #expect(preview.data["html"] as? String == "<p>Hello &lt;Tom &amp; Jerry&gt;</p>", "escaped in HTML only")
+            let localized = try await api.call(
+                .post, "/api/v1/templates/welcome/preview", body: #"{"template_variables": {"name": "李"}, "locale": "zh-CN"}"#)
+            #expect(
+                localized.data["subject"] as? String == "你好 李" && localized.data["locale"] as? String == "zh", "falls back to the language")
+            let missing = try await api.call(.post, "/api/v1/templates/welcome/preview", body: #"{}"#)
+            #expect(missing.code == 42201 && missing.fields == ["template_variables.name"])
+
+            let replaced = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "Hey {{name}}", "text": "x"}"#)
+            #expect(replaced.status == .ok && replaced.data["version"] as? Int == 2)
+            let broken = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "{{#open}}", "text": "x"}"#)
+            #expect(broken.status == .unprocessableContent && broken.fields == ["subject"])
+            #expect(try await api.call(.get, "/api/v1/templates/welcome").data["subject"] as? String == "Hey {{name}}")
+            #expect(((try await api.call(.get, "/api/v1/templates")).data["templates"] as? [Any])?.count == 2)
+            #expect(try await api.call(.delete, "/api/v1/templates/welcome").data["deleted"] as? Int == 2)
+            #expect(try await api.call(.get, "/api/v1/templates/welcome").status == .notFound)
+        }
+    }
+
+    @Test func aPasswordGivenToAccountsNeverComesBackOrReachesALogAndIsSealed() async throws {
+        let lines = NIOLockedValueBox<[String]>([])
+        let password = "qq-auth-code-9d2f7"
+        try await APIHarness.withAPI(logger: MemoryLogHandler.logger(lines)) { api, store in
+            let created = try await api.call(
+                .post, "/api/v1/accounts",
+                body:
+                    #"{"name": "qq-main", "email": "1905985427@qq.com", "display_name": "系统通知", "provider": "qq", "password": "\#(password)"}"#
+            )
+            #expect(created.status == .created, "\(created.text)")
+            #expect(created.data["has_password"] as? Bool == true && created.data["security"] as? String == "tls")
+            #expect(created.data["smtp_host"] as? String == "smtp.qq.com" && created.data["health"] as? String == "closed")
+            let id = try #require(created.data["id"] as? Int)
+            var everything = created.text
+            everything += try await api.call(.get, "/api/v1/accounts").text
+            everything += try await api.call(.get, "/api/v1/accounts/\(id)").text
+            everything += try await api.call(
+                .put, "/api/v1/accounts/\(id)", body: #"{"name": "qq-main", "email": "1905985427@qq.com", "provider": "qq", "priority": 3}"#
+            ).text
+            everything += try await api.call(.post, "/api/v1/accounts/\(id)/enable").text
+            everything += try await api.call(.get, "/api/v1/stats").text
+            #expect(!everything.contains(password), "no response shows the password")
+            #expect(!lines.withLockedValue { $0 }.joined().contains(password), "no log line holds it")
+            let stored = try await store.accountPassword(id: Int64(id))
+            #expect(stored == password, "an update without password keeps it")
+            let dump = try await APIHarness.rawSecret(store, id: Int64(id))
+            #expect(!dump.contains(password), "sealed at rest")
+        }
+    }
+
+    @Test func accountFieldsAreCheckedAndTheOriginalUseTLSFlagMapped() async throws {
+        try await APIHarness.withAPI { api, _ in
+            let mapped = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "legacy", "email": "a@example.com", "smtp_host": "smtp.example.com", "smtp_port": 465, "use_tls": true}"#)
+            #expect(mapped.data["security"] as? String == "tls" && mapped.data["has_password"] as? Bool == false)
+            #expect(mapped.data["username"] as? String == "a@example.com", "the username defaults to the email")
+            let contradiction = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "bad", "email": "a@example.com", "smtp_host": "smtp.example.com", "smtp_port": 465, "use_tls": false}"#)
+            #expect(contradiction.status == .unprocessableContent && contradiction.fields == ["use_tls"])
+            #expect((contradiction.json["message"] as? String)?.contains("security=tls") == true)
+            let invalid = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "", "email": "nope", "smtp_host": "smtp example", "smtp_port": 70000, "security": "ssl"}"#)
+            #expect(invalid.status == .unprocessableContent && invalid.fields == ["security"])
+            let fields = try await api.call(
+                .post, "/api/v1/accounts", body: #"{"name": "", "email": "nope", "smtp_host": "smtp example", "smtp_port": 70000}"#)
+            #expect(Set(fields.fields) == ["name", "email", "smtp_port", "smtp_host"])
+            #expect(
+                try await api.call(.post, "/api/v1/accounts", body: #"{"name": "legacy", "email": "a@example.com", "smtp_host": "h"}"#)
+                    .status == .conflict)
+            #expect(try await api.call(.get, "/api/v1/accounts/424242").status == .notFound)
+            let id = try #require(mapped.data["id"] as? Int)
+            #expect(try await api.call(.delete, "/api/v1/accounts/\(id)").status == .ok)
+            #expect(try await api.call(.delete, "/api/v1/accounts/\(id)").status == .notFound)
+        }
+    }
+
+    @Test func anOpenedAccountIsEnabledThroughTheAPIAndStatsShowIt() async throws {
+        try await APIHarness.withAPI { api, store in
+            let created = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "main", "email": "a@example.com", "smtp_host": "smtp.example.com", "per_minute_limit": 60}"#)
+            let id = Int64(try #require(created.data["id"] as? Int))
+            _ = try await store.changeAccountHealth(id: id) { current, now in
+                AccountHealthUpdate(
+                    health: .open, failureCount: 5, openedUntil: now.addingTimeInterval(600), breakerTrips: 1,
+                    lastErrorCode: "smtp.tls_expected", lastError: "expects TLS")
+            }
+            let stats = try await api.call(.get, "/api/v1/stats")
+            let accounts = stats.data["accounts"] as? [[String: Any]] ?? []
+            let main = try #require(accounts.first { $0["name"] as? String == "main" })
+            #expect(main["health"] as? String == "open" && main["failure_count"] as? Int == 5 && main["per_minute_limit"] as? Int == 60)
+            #expect((stats.data["windows"] as? [String: Any])?.keys.sorted() == ["1h", "24h", "7d"])
+            let enabled = try await api.call(.post, "/api/v1/accounts/\(id)/enable")
+            #expect(enabled.data["health"] as? String == "closed" && enabled.data["failure_count"] as? Int == 0)
+            #expect(enabled.data["last_error_code"] as? String == "smtp.tls_expected", "kept for the record")
+        }
+    }
+}
+
+extension APIHarness {
+    /// The sealed secret column as text, to prove the password is not stored in the clear.
+    static func rawSecret(_ store: any Store, id: Int64) async throws -> String {
+        guard let store = store as? SQLiteStore else { return "" }
+        let row = try await store.backend.read { try await $0.query("SELECT secret FROM email_accounts WHERE id = ?", [.integer(id)]) }
+            .first
+        return String(decoding: row?.bytes("secret") ?? [], as: UTF8.self)
+    }
+}

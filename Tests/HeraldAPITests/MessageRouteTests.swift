@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import HeraldAPI
+import HeraldStore
+import HeraldTestSupport
+import Testing
+
+/// `/api/v1/messages`: the original request, validation, idempotency, status, listing, cancel and retry.
+@Suite struct MessageRouteTests {
+    @Test(arguments: StoreBackendKind.allCases)
+    func theOriginalRequestIsQueuedWithTheOriginalEnvelope(kind: StoreBackendKind) async throws {
+        try await APIHarness.withAPI(kind) { api, store in
+            #expect(try await api.call(.post, "/api/v1/templates", body: APIHarness.template).status == .created)
+            let answer = try await api.call(
+                .post, "/api/v1/messages/email/send", body: APIHarness.seed, headers: [.init("X-Request-Id")!: "23e10cbd-trace"])
+            #expect(answer.status == .accepted)
+            #expect(answer.code == 0 && answer.json["message"] as? String == "Message queued for sending")
+            #expect(answer.json["request_id"] as? String == "23e10cbd-trace" && answer.headers[.init("X-Request-Id")!] == "23e10cbd-trace")
+            #expect(answer.data["status"] as? String == "pending" && answer.data["request_id"] as? String == "23e10cbd-trace")
+            let id = try #require(answer.data["message_id"] as? Int)
+            let stored = try #require(try await store.message(id: Int64(id)))
+            #expect(stored.subject == "【测试】系统通知 - 2025-10-25 17:05:00")
+            #expect(stored.to == ["205672513@qq.com"] && stored.templateCode == "test_email" && stored.requestID == "23e10cbd-trace")
+            let bytes = String(decoding: try #require(try await store.messageBytes(id: Int64(id))), as: UTF8.self)
+            #expect(bytes.contains("Message-ID: <\(stored.messageIDHeader ?? "?")>"))
+        }
+    }
+
+    @Test func badInputIsAClear4xxAndChangesNothing() async throws {
+        try await APIHarness.withAPI { api, store in
+            _ = try await api.call(.post, "/api/v1/templates", body: APIHarness.template)
+            let send = "/api/v1/messages/email/send"
+            let cases: [(body: String, status: HTTPResponse.Status, code: Int, field: String?)] = [
+                ("{\"to\": [", .badRequest, 40000, nil),
+                ("[1, 2]", .unprocessableContent, 40001, nil),
+                (#"{"to": 5, "template_code": "test_email"}"#, .unprocessableContent, 40001, "to"),
+                (#"{"to": ["a@example.com"], "template_code": 7}"#, .unprocessableContent, 40001, "template_code"),
+                (#"{"template_code": "test_email"}"#, .unprocessableContent, 40001, "to"),
+                (#"{"to": ["a@example.com"], "template_code": "nope"}"#, .unprocessableContent, 40001, "template_code"),
+                (#"{"to": ["not-an-address"], "subject": "s", "text": "t"}"#, .unprocessableContent, 40001, "to[0]"),
+                (
+                    #"{"to": [\#((0..<51).map { "\"u\($0)@example.com\"" }.joined(separator: ","))], "subject": "s", "text": "t"}"#,
+                    .unprocessableContent, 40001, "to"
+                ),
+                (
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "headers": {"X-Tag": "a\r\nBcc: evil@example.com"}}"#,
+                    .unprocessableContent, 40001, "headers.X-Tag"
+                ),
+                (#"{"to": ["a@example.com"], "subject": "line\r\nBcc: evil@example.com", "text": "t"}"#, .unprocessableContent, 40001, nil),
+                (
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "from_account": "ghost"}"#, .unprocessableContent, 40001,
+                    "from_account"
+                ),
+                (#"{"to": ["a@example.com"], "subject": "s", "text": "t", "priority": 12}"#, .unprocessableContent, 40001, "priority"),
+                (
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "send_at": "tomorrow"}"#, .unprocessableContent, 40001,
+                    "send_at"
+                ),
+                (
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "attachments": [{"filename": "a.bin", "content": "%%%"}]}"#,
+                    .unprocessableContent, 40001, "attachments[0].content"
+                ),
+                (
+                    #"{"to": ["a@example.com"], "template_code": "test_email"}"#, .unprocessableContent, 42201,
+                    "template_variables.timestamp"
+                ),
+                (
+                    #"{"to": ["a@example.com"], "template_code": "test_email", "subject": "also inline"}"#, .unprocessableContent, 40001,
+                    "template_code"
+                ),
+            ]
+            for item in cases {
+                let answer = try await api.call(.post, send, body: item.body)
+                #expect(answer.status == item.status, "\(item.body): \(answer.text)")
+                #expect(answer.code == item.code, "\(item.body): \(answer.text)")
+                #expect(answer.json["request_id"] as? String != nil, "every error is an envelope")
+                if let field = item.field { #expect(answer.fields.contains(field), "\(item.body): \(answer.text)") }
+            }
+            let big = Data(repeating: 0x41, count: 2048).base64EncodedString()
+            let oversize = try await api.call(
+                .post, send,
+                body:
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "attachments": [{"filename": "a.bin", "content": "\#(big)"}]}"#
+            )
+            #expect(oversize.status == .accepted, "10 MB is the default limit; 2 KB passes")
+            #expect(try await APIHarness.messageCount(store) == 1, "only the one valid request stored a message")
+        }
+    }
+
+    @Test func attachmentsOverTheLimitAreRefused() async throws {
+        var configuration = APIConfiguration()
+        configuration.limits.maxAttachmentBytes = 1024
+        try await APIHarness.withAPI(configuration: configuration) { api, store in
+            let big = Data(repeating: 0x41, count: 2048).base64EncodedString()
+            let answer = try await api.call(
+                .post, "/api/v1/messages/email/send",
+                body:
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "attachments": [{"filename": "a.bin", "content": "\#(big)"}]}"#
+            )
+            #expect(answer.status == .unprocessableContent && answer.fields == ["attachments[0]"])
+            #expect(try await APIHarness.messageCount(store) == 0)
+        }
+    }
+
+    @Test func anIdempotencyKeyReturnsTheOriginalOrAConflict() async throws {
+        try await APIHarness.withAPI { api, _ in
+            let body = #"{"to": ["a@example.com"], "subject": "hello", "text": "once"}"#
+            let key: HTTPFields = [.init("Idempotency-Key")!: "order-42"]
+            let first = try await api.call(.post, "/api/v1/messages/email/send", body: body, headers: key)
+            let again = try await api.call(.post, "/api/v1/messages/email/send", body: body, headers: key)
+            #expect(first.status == .accepted && again.status == .accepted)
+            #expect(first.data["message_id"] as? Int == again.data["message_id"] as? Int && again.data["duplicate"] as? Bool == true)
+            let other = try await api.call(
+                .post, "/api/v1/messages/email/send", body: body.replacingOccurrences(of: "once", with: "twice"), headers: key)
+            #expect(other.status == .conflict && other.code == 40901)
+        }
+    }
+
+    @Test func statusListRawCancelAndRetry() async throws {
+        try await APIHarness.withAPI { api, store in
+            var ids: [Int] = []
+            for index in 0..<3 {
+                let answer = try await api.call(
+                    .post, "/api/v1/messages/email/send",
+                    body:
+                        #"{"to": ["r\#(index)@example.com"], "cc": "cc@example.com", "subject": "n\#(index)", "text": "t", "tags": ["t\#(index % 2)"], "metadata": {"order": "\#(index)"}, "send_at": "2099-01-01T00:00:00Z"}"#
+                )
+                ids.append(try #require(answer.data["message_id"] as? Int))
+            }
+            let shown = try await api.call(.get, "/api/v1/messages/\(ids[0])")
+            #expect(shown.status == .ok && shown.data["status"] as? String == "scheduled")
+            #expect((shown.data["recipients"] as? [[String: Any]])?.map { $0["outcome"] as? String } == ["pending", "pending"])
+            #expect(shown.data["metadata"] as? [String: String] == ["order": "0"])
+            #expect(try await api.call(.get, "/api/v1/messages/999999").status == .notFound)
+            #expect(try await api.call(.get, "/api/v1/messages/abc").status == .notFound)
+
+            let page1 = try await api.call(.get, "/api/v1/messages?limit=2")
+            let first = page1.data["messages"] as? [[String: Any]] ?? []
+            let cursor = try #require(page1.data["next_cursor"] as? String)
+            let page2 = try await api.call(.get, "/api/v1/messages?limit=2&cursor=\(cursor)")
+            let second = page2.data["messages"] as? [[String: Any]] ?? []
+            #expect(Set((first + second).compactMap { $0["id"] as? Int }) == Set(ids) && first.count == 2 && second.count == 1)
+            let tagged = try await api.call(.get, "/api/v1/messages?tag=t1")
+            #expect((tagged.data["messages"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [ids[1]])
+            #expect(try await api.call(.get, "/api/v1/messages?status=lost").fields == ["status"])
+            #expect(try await api.call(.get, "/api/v1/messages?cursor=garbage").status == .unprocessableContent)
+
+            let raw = try await api.call(.get, "/api/v1/messages/\(ids[0])/raw")
+            #expect(raw.status == .ok && raw.headers[.contentType] == "message/rfc822" && raw.text.contains("Subject: n0\r\n"))
+
+            let cancelled = try await api.call(.post, "/api/v1/messages/\(ids[0])/cancel")
+            #expect(cancelled.status == .ok && cancelled.data["status"] as? String == "cancelled")
+            let twice = try await api.call(.post, "/api/v1/messages/\(ids[0])/cancel")
+            #expect(twice.status == .conflict && twice.code == 40902)
+            let retried = try await api.call(.post, "/api/v1/messages/\(ids[0])/retry")
+            #expect(retried.status == .accepted && retried.data["status"] as? String == "pending")
+            #expect(try await store.message(id: Int64(ids[0]))?.sendAt == nil, "a retry is due now")
+        }
+    }
+
+    @Test func aBatchQueuesEachMessageWithItsOwnResult() async throws {
+        try await APIHarness.withAPI { api, store in
+            let body =
+                #"{"messages": [{"to": ["a@example.com"], "subject": "s", "text": "t"}, {"to": ["bad"], "subject": "s", "text": "t"}]}"#
+            let answer = try await api.call(.post, "/api/v1/messages/email/batch", body: body)
+            #expect(answer.status == .accepted)
+            let results = answer.data["results"] as? [[String: Any]] ?? []
+            #expect(results.map { $0["code"] as? Int } == [0, 40001])
+            #expect(results[0]["message_id"] as? Int != nil && results[1]["error"] as? String == "validation_failed")
+            #expect(try await APIHarness.messageCount(store) == 1)
+            let empty = try await api.call(.post, "/api/v1/messages/email/batch", body: #"{"messages": []}"#)
+            #expect(empty.status == .unprocessableContent)
+        }
+    }
+}
