@@ -1,0 +1,92 @@
+import Foundation
+import HeraldTestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `herald serve` on a fresh folder, as a new user runs it: an admin key printed once, the original
+/// request accepted, the message captured by the sandbox, and a graceful stop on SIGTERM.
+@Suite struct ServeCommandTests {
+    final class Output: @unchecked Sendable {
+        private let lock = NSLock()
+        private var text = ""
+        func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
+        var value: String { lock.withLock { text } }
+    }
+
+    static func request(_ method: String, _ url: String, key: String, body: String? = nil) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization")
+        request.httpBody = body.map { Data($0.utf8) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, json)
+    }
+
+    @Test func aFreshServeTakesTheOriginalRequestAndStopsGracefully() async throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let process = Process()
+        process.executableURL = ComposeCommandTests.binary
+        process.arguments = ["serve", "--port", "0"]
+        process.currentDirectoryURL = folder
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_PORT", "HERALD_HOST"] { environment.removeValue(forKey: name) }
+        process.environment = environment
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let out = Output()
+        let err = Output()
+        stdout.fileHandleForReading.readabilityHandler = { out.append($0.availableData) }
+        stderr.fileHandleForReading.readabilityHandler = { err.append($0.availableData) }
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let key = try await eventually { out.value.split(separator: "\n").first { $0.hasPrefix("hk_") }.map(String.init) }
+        #expect(out.value.contains("shown only this once"))
+        let base = try await eventually { () -> String? in
+            guard let range = err.value.range(of: #"url=http://127\.0\.0\.1:\d+"#, options: .regularExpression) else { return nil }
+            return String(err.value[range].dropFirst(4))
+        }
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("herald.sqlite").path), "SQLite in the working folder")
+
+        let template = #"{"code":"test_email","subject":"【测试】系统通知 - {{timestamp}}","text":"at {{timestamp}}"}"#
+        #expect(try await Self.request("POST", "\(base)/api/v1/templates", key: key, body: template).0 == 201)
+        let seed =
+            #"{"to": ["205672513@qq.com"], "template_code": "test_email", "template_variables": {"timestamp": "2025-10-25 17:05:00"}}"#
+        let (status, sent) = try await Self.request("POST", "\(base)/api/v1/messages/email/send", key: key, body: seed)
+        #expect(status == 202 && sent["code"] as? Int == 0 && sent["message"] as? String == "Message queued for sending")
+        let id = try #require((sent["data"] as? [String: Any])?["message_id"] as? Int)
+        let delivered = try await eventually { () -> [String: Any]? in
+            let data = try await Self.request("GET", "\(base)/api/v1/messages/\(id)", key: key).1["data"] as? [String: Any]
+            return data?["status"] as? String == "success" ? data : nil
+        }
+        #expect(delivered["subject"] as? String == "【测试】系统通知 - 2025-10-25 17:05:00")
+        #expect((try await Self.request("GET", "\(base)/api/v1/messages/\(id)/raw", key: key)).0 == 200)
+
+        kill(process.processIdentifier, SIGTERM)
+        let exited = try await eventually { process.isRunning ? nil : process.terminationStatus }
+        #expect(exited == 0, "\(err.value)")
+        #expect(err.value.contains("delivery worker stopped"))
+        #expect(!(out.value + err.value).contains("Authorization"), "no request header is logged")
+    }
+
+    @Test func keysCreatePrintsTheKeyAlone() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("herald.sqlite").path
+        let run = try ComposeCommandTests.herald(["keys", "create", "--scope", "send", "--scope", "read", "--database", database])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].hasPrefix("hk_") && lines[0].count == 46)
+        let list = try ComposeCommandTests.herald(["keys", "list", "--database", database])
+        #expect(list.stdout.contains("read,send") && !list.stdout.contains(String(lines[0])))
+        let bad = try ComposeCommandTests.herald(["keys", "create", "--scope", "root", "--database", database])
+        #expect(bad.status != 0 && bad.stderr.contains("--scope must be send, read or admin"))
+    }
+}
