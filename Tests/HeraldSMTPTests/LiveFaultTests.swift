@@ -85,7 +85,8 @@ import Testing
     @Test func silentServerTimesOutInTheRightPhase() async throws {
         try await Self.withServer({ $0.faults = [Fault(.command("DATA"), .silence)] }) { server in
             var client = LiveTestServerTests.client(server, security: .startTLS)
-            client.timeouts.command = .milliseconds(300)
+            // Only the wait for DATA's reply is short: a loaded machine must not time out MAIL instead.
+            client.timeouts.dataInitiation = .milliseconds(300)
             let connection = try await SMTPConnection.connect(client)
             let error = await Self.expectError("smtp.timeout") { _ = try await connection.send(Self.envelope, message: [65]) }
             #expect(error?.phase == .data)

@@ -144,8 +144,11 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private func run(_ action: SMTPStateMachine.Action, context: ChannelHandlerContext) {
         switch action {
         case .wait:
-            // Pipelined RCPT replies: each one restarts the per-command timeout.
-            if case .transaction = machine.state { armTimeout(configuration.timeouts.command, context: context) }
+            // Pipelined replies: each one restarts the timeout of the next, DATA's own (RFC 5321 4.5.3.2) included.
+            if case .transaction = machine.state {
+                armTimeout(
+                    machine.phase == .data ? configuration.timeouts.dataInitiation : configuration.timeouts.command, context: context)
+            }
         case .send(let command):
             logger.trace("C: \(command.line(redacted: true))")
             var buffer = context.channel.allocator.buffer(capacity: 64)
