@@ -170,6 +170,8 @@ import Testing
             #expect(try await APIHarness.messageCount(store) == 1)
             let empty = try await api.call(.post, "/api/v1/messages/email/batch", body: #"{"messages": []}"#)
             #expect(empty.status == .unprocessableContent)
+            let none = try await api.call(.post, "/api/v1/messages/email/batch", body: #"{"messages": [{"to": ["bad"]}]}"#)
+            #expect(none.status == .ok && none.code == 0 && (none.data["results"] as? [[String: Any]])?.first?["code"] as? Int == 40001)
         }
     }
 }

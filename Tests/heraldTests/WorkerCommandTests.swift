@@ -26,8 +26,14 @@ import Testing
             try process.run()
             defer { if process.isRunning { process.terminate() } }
 
-            let delivered = try await eventually {
-                try await store.message(id: id).flatMap { $0.status == .success ? $0 : nil }
+            let delivered: MessageRecord
+            do {
+                delivered = try await eventually(timeout: .seconds(60)) {
+                    try await store.message(id: id).flatMap { $0.status == .success ? $0 : nil }
+                }
+            } catch {
+                Issue.record("the worker did not deliver; its log:\n\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+                throw error
             }
             #expect(delivered.accountID == (try await store.account(named: "sandbox"))?.id, "a fresh install sends through the sandbox")
             #expect(try await store.captures(messageID: id).first?.data == message.mime)

@@ -14,6 +14,11 @@ struct HealthRoutes {
         router.get("healthz") { _, context in JSONResponse.success(["status": "ok"], requestID: context.requestID) }
         router.get("readyz", use: ready)
         router.get("metrics", use: self.metrics)
+        router.get("openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
+        }
     }
 
     @Sendable func ready(_ request: Request, context: HeraldRequestContext) async throws -> Response {

@@ -54,7 +54,8 @@ struct MessageRoutes {
         }
     }
 
-    /// Up to 500 messages; each is validated and queued on its own, with its own result.
+    /// Up to 500 messages; each is validated and queued on its own, with its own result: 202 when
+    /// at least one was queued, 200 when none was (each result says why).
     @Sendable func batch(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         var request = request
         let batch = try await request.json(BatchRequest.self, context: context).value
@@ -84,7 +85,7 @@ struct MessageRoutes {
         let queued = items.filter { $0.code == 0 }.count
         return JSONResponse.success(
             ["results": items], message: "\(queued) of \(items.count) messages queued",
-            status: queued > 0 ? .accepted : .unprocessableContent,
+            status: queued > 0 ? .accepted : .ok,
             requestID: context.requestID)
     }
 
