@@ -9,10 +9,14 @@ case "smtp":
     try await SMTPBenchmark(arguments: Array(arguments.dropFirst())).run()
 case "store-micro":
     try await StoreMicroBenchmark().run()
+case "e2e":
+    try await E2EBenchmark(arguments: Array(arguments.dropFirst())).run()
 case "queue":
     try await QueueBenchmark(arguments: Array(arguments.dropFirst())).run()
 default:
     FileHandle.standardError.write(
-        Data("usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] | queue [--count N] [--large N]\n".utf8))
+        Data(
+            "usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] | queue [--count N] [--large N] | e2e [--count N]\n"
+                .utf8))
     exit(2)
 }

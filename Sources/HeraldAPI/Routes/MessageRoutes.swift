@@ -28,7 +28,7 @@ struct MessageRoutes {
         let origin = MessageFactory.Origin(requestID: context.requestID, apiKeyID: context.apiKey?.id, idempotencyKey: key, body: bytes)
         let result = try await factory.send(body, origin: origin)
         let message = result.message
-        context.logger.info("message queued", metadata: [LogKey.messageID: "\(message.id)"])
+        context.logger.debug("message queued", metadata: [LogKey.messageID: "\(message.id)"])
         let duplicate: Bool? = if case .duplicate = result { true } else { nil }
         return JSONResponse.success(
             SendResult(messageID: message.id, status: message.status.rawValue, requestID: context.requestID, duplicate: duplicate),

@@ -233,7 +233,7 @@ struct MessageDispatcher: Sendable {
         _ = try await store.settle(Settlement(lease: claimed.lease, kind: .delivered, report: report))
         count(outcome: "success", errorClass: "none", account: account)
         let refused = receipt.recipients.filter { !$0.accepted }.count
-        logger.info(
+        logger.debug(
             "delivered", metadata: [LogKey.accountName: "\(account.name)", "recipients.refused": "\(refused + suppressed.count)"])
     }
 

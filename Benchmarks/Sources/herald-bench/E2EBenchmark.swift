@@ -1,0 +1,255 @@
+import Foundation
+import NIOHTTP1
+
+/// The whole path: `herald serve` (release build) with an account on Postfix's smtp-sink; a load
+/// generator posts sends over HTTP. Measures, on SQLite and on PostgreSQL: enqueue requests/s with
+/// their p50/p99 latency, delivery msg/s, end-to-end msg/s (first post to last `success`), p50/p99
+/// at a fixed 2,000 requests/s (latency counted from the scheduled time, so a slow server cannot
+/// hide its queueing), and the server's peak RSS; smtp-source's rate is measured in the same run.
+struct E2EBenchmark {
+    var count = 20_000
+    var connections = 64
+    var fixedRate = 2_000
+    var fixedSeconds = 5
+    let tools: String
+    let binary: String
+
+    init(arguments: [String]) {
+        if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let n = Int(arguments[index + 1]) { count = n }
+        tools = ProcessInfo.processInfo.environment["HERALD_BENCH_POSTFIX"] ?? "/usr/sbin"
+        binary = ProcessInfo.processInfo.environment["HERALD_BENCH_BINARY"] ?? ".build/release/herald"
+    }
+
+    struct Result {
+        var enqueue: Double
+        var p50: Double
+        var p99: Double
+        var delivery: Double
+        var endToEnd: Double
+        var fixedP50: Double
+        var fixedP99: Double
+        var rssMB: Int
+    }
+
+    func run() async throws {
+        let sinkPort = try SMTPBenchmark.freePort()
+        let sink = Process()
+        sink.executableURL = URL(fileURLWithPath: "\(tools)/smtp-sink")
+        sink.arguments = ["-u", "nobody", "-c", "127.0.0.1:\(sinkPort)", "1024"]
+        sink.standardOutput = FileHandle.nullDevice
+        sink.standardError = FileHandle.nullDevice
+        try sink.run()
+        defer { kill(sink.processIdentifier, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(300))
+
+        let source = try sourceRate(port: sinkPort)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("herald-e2e-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let sqlite = try await measure(database: folder.appendingPathComponent("herald.sqlite").path, sinkPort: sinkPort)
+        var postgres: Result?
+        if let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
+            postgres = try await measure(database: url, sinkPort: sinkPort)
+        }
+
+        print("e2e: \(count) sends over HTTP (\(connections) connections) to herald serve, delivered to smtp-sink on 127.0.0.1")
+        print(pad("", 34) + pad("SQLite", 12, right: true) + pad("PostgreSQL", 12, right: true))
+        func row(_ name: String, _ value: (Result) -> String) {
+            print(pad(name, 34) + pad(value(sqlite), 12, right: true) + pad(postgres.map(value) ?? "-", 12, right: true))
+        }
+        row("enqueue requests/s") { String(Int($0.enqueue)) }
+        row("request p50 / p99 ms (closed loop)") { String(format: "%.1f/%.1f", $0.p50, $0.p99) }
+        row("delivery msg/s") { String(Int($0.delivery)) }
+        row("end-to-end msg/s") { String(Int($0.endToEnd)) }
+        row("p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.fixedP50, $0.fixedP99) }
+        row("peak RSS of herald serve, MB") { String($0.rssMB) }
+        print("smtp-source -d, 1 session: \(Int(source)) msg/s")
+        let rss = max(sqlite.rssMB, postgres?.rssMB ?? 0)
+        print(
+            "sqlite_e2e=\(Int(sqlite.endToEnd)) pg_e2e=\(Int(postgres?.endToEnd ?? 0)) sqlite_enqueue=\(Int(sqlite.enqueue)) "
+                + "pg_enqueue=\(Int(postgres?.enqueue ?? 0)) sqlite_p99_ms_at_2000=\(String(format: "%.1f", sqlite.fixedP99)) "
+                + "pg_p99_ms_at_2000=\(String(format: "%.1f", postgres?.fixedP99 ?? 0)) peak_rss_mb=\(rss) smtp_source_1conn=\(Int(source))"
+        )
+    }
+
+    // MARK: One backend
+
+    private func measure(database: String, sinkPort: Int) async throws -> Result {
+        let server = try await Server.start(binary: binary, database: database)
+        defer { server.stop() }
+        let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        let auth = [("Authorization", "Bearer \(server.key)")]
+        _ = try await admin.request(
+            .POST, "/api/v1/accounts", headers: auth,
+            body: Array(
+                #"{"name":"sink","email":"bench@example.com","smtp_host":"127.0.0.1","smtp_port":\#(sinkPort),"security":"none"}"#.utf8))
+        _ = try await admin.request(
+            .POST, "/api/v1/templates", headers: auth,
+            body: Array(
+                #"{"code":"test_email","subject":"【测试】系统通知 - {{timestamp}}","text":"Sent at {{timestamp}}.\n\(String(repeating: "x", count: 700))"}"#
+                    .utf8))
+        let send = Array(
+            #"{"to": ["205672513@qq.com"], "template_code": "test_email", "template_variables": {"timestamp": "2025-10-25 17:05:00"}}"#.utf8
+        )
+
+        // Closed loop: each connection posts its share back to back.
+        let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        }
+        let perConnection = count / connections
+        let start = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for client in clients {
+                group.addTask {
+                    var mine: [Double] = []
+                    for _ in 0..<perConnection {
+                        let sent = ContinuousClock.now
+                        let answer = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: send)
+                        guard answer.status == 202 else {
+                            throw BenchmarkError("send answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+                        }
+                        mine.append((ContinuousClock.now - sent).seconds * 1000)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let posted = ContinuousClock.now
+        let total = perConnection * connections
+
+        // Delivered: poll the stats until every message is a success.
+        var firstSuccess: ContinuousClock.Instant?
+        var lastCount = 0
+        while true {
+            let delivered = try await successCount(admin, auth: auth)
+            if delivered > 0 && firstSuccess == nil { firstSuccess = .now }
+            if delivered >= total { break }
+            if delivered == lastCount && ContinuousClock.now - posted > .seconds(120) {
+                throw BenchmarkError("delivery stalled at \(delivered) of \(total)")
+            }
+            lastCount = delivered
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let done = ContinuousClock.now
+
+        // Open loop at a fixed rate: latency from the scheduled time.
+        let requests = fixedRate * fixedSeconds
+        let interval = 1.0 / Double(fixedRate)
+        let fixedStart = ContinuousClock.now + .milliseconds(100)
+        let fixed = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for (index, client) in clients.enumerated() {
+                group.addTask {
+                    var mine: [Double] = []
+                    for request in stride(from: index, to: requests, by: clients.count) {
+                        let scheduled = fixedStart + .milliseconds(Int64(Double(request) * interval * 1000))
+                        if scheduled > .now { try await Task.sleep(until: scheduled) }
+                        _ = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: send)
+                        mine.append((ContinuousClock.now - scheduled).seconds * 1000)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let rss = server.peakRSSMegabytes()
+        for client in clients { await client.close() }
+        await admin.close()
+        return Result(
+            enqueue: Double(total) / (posted - start).seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+            delivery: Double(total) / (done - (firstSuccess ?? start)).seconds, endToEnd: Double(total) / (done - start).seconds,
+            fixedP50: percentile(fixed, 0.5), fixedP99: percentile(fixed, 0.99), rssMB: rss)
+    }
+
+    private func successCount(_ client: HTTPLoadConnection, auth: [(String, String)]) async throws -> Int {
+        let answer = try await client.request(.GET, "/api/v1/stats", headers: auth)
+        let json = try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
+        let windows = (json?["data"] as? [String: Any])?["windows"] as? [String: Any]
+        let counts = (windows?["1h"] as? [String: Any])?["counts_by_status"] as? [String: Any]
+        return counts?["success"] as? Int ?? 0
+    }
+
+    private func sourceRate(port: Int) throws -> Double {
+        let start = ContinuousClock.now
+        _ = try runCommand([
+            "\(tools)/smtp-source", "-d", "-s", "1", "-l", "1024", "-m", String(count), "-f", "bench@example.com", "-t", "sink@example.com",
+            "127.0.0.1:\(port)",
+        ])
+        return Double(count) / (ContinuousClock.now - start).seconds
+    }
+
+    /// A running `herald serve`: its port, the admin key it printed, and a way to stop it.
+    struct Server {
+        let process: Process
+        let port: Int
+        let key: String
+
+        static func start(binary: String, database: String) async throws -> Server {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["serve", "--port", "0", "--database", database, "--concurrency", "64", "--connections-per-account", "8"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["HERALD_RATE_LIMIT"] = "100000000"
+            environment["HERALD_LOG_LEVEL"] = "info"
+            environment["HERALD_SECRET_KEY"] = Data(repeating: 7, count: 32).base64EncodedString()
+            process.environment = environment
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            let text = NIOLockedText()
+            out.fileHandleForReading.readabilityHandler = { text.append($0.availableData) }
+            err.fileHandleForReading.readabilityHandler = { text.append($0.availableData) }
+            try process.run()
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let output = text.value
+                if let key = output.range(of: #"hk_[A-Za-z0-9_-]+"#, options: .regularExpression),
+                    let url = output.range(of: #"url=http://127\.0\.0\.1:\d+"#, options: .regularExpression),
+                    let port = Int(output[url].split(separator: ":").last ?? "")
+                {
+                    out.fileHandleForReading.readabilityHandler = nil
+                    err.fileHandleForReading.readabilityHandler = { _ in }
+                    return Server(process: process, port: port, key: String(output[key]))
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            process.terminate()
+            throw BenchmarkError("herald serve did not start: \(text.value)")
+        }
+
+        func peakRSSMegabytes() -> Int {
+            guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            else { return 0 }
+            return kb / 1024
+        }
+
+        func stop() {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Text appended from pipe handlers.
+final class NIOLockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
+    var value: String { lock.withLock { text } }
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
