@@ -38,10 +38,11 @@ public func buildRouter(
     let read = group(.read)
     let admin = group(.admin)
     let renderer = TemplateRenderer(strict: configuration.strictTemplates)
-    let factory = MessageFactory(store: store, limits: configuration.limits, renderer: renderer)
+    let catalog = CatalogCache(store: store)
+    let factory = MessageFactory(store: store, limits: configuration.limits, renderer: renderer, catalog: catalog)
     MessageRoutes(store: store, factory: factory).register(send: send, read: read)
-    TemplateRoutes(store: store, renderer: renderer).register(read: read, admin: admin)
-    AccountRoutes(store: store).register(admin: admin)
+    TemplateRoutes(store: store, renderer: renderer, catalog: catalog).register(read: read, admin: admin)
+    AccountRoutes(store: store, catalog: catalog).register(admin: admin)
     AdminRoutes(store: store, keyCache: keys).register(read: read, admin: admin)
     return router
 }

@@ -14,6 +14,7 @@ actor APIKeyCache {
         self.ttl = ttl
     }
 
+    /// Entries are keyed by the hash, so that the process never holds keys it has not just been sent.
     func lookup(_ key: String) async throws -> APIKeyRecord? {
         let hash = APIKeyIssuer.hash(key)
         if let entry = entries[hash], ContinuousClock.now - entry.at < ttl { return entry.record }

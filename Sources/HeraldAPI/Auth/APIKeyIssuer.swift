@@ -22,6 +22,17 @@ public enum APIKeyIssuer {
 
     /// The stored form of a key.
     public static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        hex(SHA256.hash(data: Data(key.utf8)))
+    }
+
+    /// Lower-case hex of a digest (`String(format:)` per byte costs more than the hash itself).
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        for byte in digest {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -8,6 +8,7 @@ import Hummingbird
 /// `/api/v1/accounts` (admin): sender accounts; the password is write-only.
 struct AccountRoutes {
     let store: any Store
+    let catalog: CatalogCache
 
     func register(admin: RouterGroup<HeraldRequestContext>) {
         admin.post("accounts", use: create)
@@ -125,6 +126,7 @@ struct AccountRoutes {
         var request = request
         let input = try await request.json(AccountInput.self, context: context).value
         let account = try await store.createAccount(try input.settings(), password: input.password.map { .set($0) } ?? .keep)
+        catalog.forget()
         return JSONResponse.success(AccountView(account), message: "Account created", status: .created, requestID: context.requestID)
     }
 
@@ -146,16 +148,19 @@ struct AccountRoutes {
         let id = try context.parameters.id()
         let input = try await request.json(AccountInput.self, context: context).value
         let account = try await store.updateAccount(id: id, try input.settings(), password: input.password.map { .set($0) } ?? .keep)
+        catalog.forget()
         return JSONResponse.success(AccountView(account), message: "Account saved", requestID: context.requestID)
     }
 
     @Sendable func delete(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         try await store.deleteAccount(id: try context.parameters.id())
+        catalog.forget()
         return JSONResponse.success(Optional<String>.none, message: "Account deleted", requestID: context.requestID)
     }
 
     @Sendable func enable(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let account = try await store.enableAccount(id: try context.parameters.id())
+        catalog.forget()
         return JSONResponse.success(AccountView(account), message: "Account enabled", requestID: context.requestID)
     }
 

@@ -6,6 +6,7 @@ import Hummingbird
 struct TemplateRoutes {
     let store: any Store
     let renderer: TemplateRenderer
+    let catalog: CatalogCache
 
     func register(read: RouterGroup<HeraldRequestContext>, admin: RouterGroup<HeraldRequestContext>) {
         read.get("templates", use: list)
@@ -58,6 +59,7 @@ struct TemplateRoutes {
                 .conflict, "the template \(code) already exists for this locale; use PUT /api/v1/templates/\(code) to replace it")
         }
         let saved = try await store.saveTemplate(content)
+        catalog.forget()
         return JSONResponse.success(TemplateView(saved), message: "Template created", status: .created, requestID: context.requestID)
     }
 
@@ -69,6 +71,7 @@ struct TemplateRoutes {
             throw APIError.validation([.init(field: "code", reason: "differs from the code in the path")])
         }
         let saved = try await store.saveTemplate(try validated(input, code: code))
+        catalog.forget()
         return JSONResponse.success(TemplateView(saved), message: "Template saved", requestID: context.requestID)
     }
 
@@ -89,6 +92,7 @@ struct TemplateRoutes {
     @Sendable func delete(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let code = try context.parameters.require("code")
         let deleted = try await store.deleteTemplate(code: code, channel: "email", locale: request.uri.queryParameters.get("locale"))
+        catalog.forget()
         guard deleted > 0 else { throw APIError.notFound("template \(code)") }
         return JSONResponse.success(["deleted": deleted], message: "Template deleted", requestID: context.requestID)
     }

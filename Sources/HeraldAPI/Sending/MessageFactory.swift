@@ -24,11 +24,17 @@ public struct MessageFactory: Sendable {
     public let store: any Store
     public var limits: Limits
     public var renderer: TemplateRenderer
+    let catalog: CatalogCache
 
     public init(store: any Store, limits: Limits = Limits(), renderer: TemplateRenderer = TemplateRenderer()) {
+        self.init(store: store, limits: limits, renderer: renderer, catalog: CatalogCache(store: store))
+    }
+
+    init(store: any Store, limits: Limits, renderer: TemplateRenderer, catalog: CatalogCache) {
         self.store = store
         self.limits = limits
         self.renderer = renderer
+        self.catalog = catalog
     }
 
     /// Who asked, for idempotency and tracing.
@@ -107,7 +113,7 @@ public struct MessageFactory: Sendable {
         if !problems.isEmpty { throw APIError.validation(problems) }
 
         // The sender: an explicit From, else the account the message is meant for.
-        let accounts = try await store.accounts()
+        let accounts = try await catalog.accounts()
         var account: AccountRecord?
         if let name = request.fromAccount {
             guard let named = accounts.first(where: { $0.name == name }) else {
@@ -137,7 +143,7 @@ public struct MessageFactory: Sendable {
         // The content: a template rendered with its variables, or inline.
         var rendered: RenderedContent
         if let code = request.templateCode {
-            guard let template = try await store.template(code: code, channel: "email", locale: request.locale ?? "") else {
+            guard let template = try await catalog.template(code: code, locale: request.locale ?? "") else {
                 throw APIError.validation([.init(field: "template_code", reason: "there is no template \(code)")])
             }
             rendered = try renderer.render(template, variables: request.templateVariables ?? [:])
@@ -179,7 +185,7 @@ public struct MessageFactory: Sendable {
     }
 
     static func hash(_ body: [UInt8]) -> String {
-        SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        APIKeyIssuer.hex(SHA256.hash(data: body))
     }
 
     private func mailboxes(_ texts: [String], field: String, problems: inout [APIError.FieldError]) -> [Mailbox] {

@@ -1,6 +1,7 @@
 import Foundation
 import HeraldStore
 import Mustache
+import NIOConcurrencyHelpers
 
 /// A template rendered for one message.
 public struct RenderedContent: Sendable, Hashable {
@@ -14,6 +15,7 @@ public struct RenderedContent: Sendable, Hashable {
 /// outside any section and the request does not give is an error naming it.
 public struct TemplateRenderer: Sendable {
     public var strict: Bool
+    private let cache = Cache()
 
     public init(strict: Bool = true) {
         self.strict = strict
@@ -36,30 +38,60 @@ public struct TemplateRenderer: Sendable {
     }
 
     public func render(subject: String, text: String?, html: String?, variables: [String: JSONValue]) throws(APIError) -> RenderedContent {
-        if strict {
-            let missing = [subject, text ?? "", html ?? ""].flatMap(Self.topLevelVariables).filter { !Self.resolves($0, in: variables) }
-            if !missing.isEmpty {
-                var seen = Set<String>()
-                let names = missing.filter { seen.insert($0).inserted }
-                throw APIError(
-                    .templateVariableMissing,
-                    "the template needs \(names.count == 1 ? "the variable" : "the variables") \(names.joined(separator: ", ")), "
-                        + "missing from template_variables",
-                    fields: names.map { .init(field: "template_variables.\($0)", reason: "is required by the template") })
-            }
-        }
-        let values = variables.mapValues(\.mustacheValue)
+        let compiled: Compiled
         do {
-            return RenderedContent(
-                subject: try Self.compile(subject, html: false).render(values).trimmingCharacters(in: .whitespacesAndNewlines),
-                text: try text.map { try Self.compile($0, html: false).render(values) },
-                html: try html.map { try Self.compile($0, html: true).render(values) })
+            compiled = try cache.compiled(subject: subject, text: text, html: html)
         } catch {
             throw APIError(.templateInvalid, "the template could not be parsed: \(error)")
         }
+        if strict {
+            let missing = compiled.variables.filter { !Self.resolves($0, in: variables) }
+            if !missing.isEmpty {
+                throw APIError(
+                    .templateVariableMissing,
+                    "the template needs \(missing.count == 1 ? "the variable" : "the variables") \(missing.joined(separator: ", ")), "
+                        + "missing from template_variables",
+                    fields: missing.map { .init(field: "template_variables.\($0)", reason: "is required by the template") })
+            }
+        }
+        let values = variables.mapValues(\.mustacheValue)
+        return RenderedContent(
+            subject: compiled.subject.render(values).trimmingCharacters(in: .whitespacesAndNewlines),
+            text: compiled.text?.render(values), html: compiled.html?.render(values))
     }
 
-    private static func compile(_ source: String, html: Bool) throws -> MustacheTemplate {
+    /// A template's parts parsed once, with the variables strict mode checks.
+    struct Compiled: Sendable {
+        var subject: MustacheTemplate
+        var text: MustacheTemplate?
+        var html: MustacheTemplate?
+        var variables: [String]
+    }
+
+    /// Parsed templates by their source, so that a busy template is parsed once, not per message.
+    final class Cache: Sendable {
+        private let entries = NIOLockedValueBox<[String: Compiled]>([:])
+
+        func compiled(subject: String, text: String?, html: String?) throws -> Compiled {
+            let key = [subject, text ?? "\u{0}", html ?? "\u{0}"].joined(separator: "\u{1}")
+            if let hit = entries.withLockedValue({ $0[key] }) { return hit }
+            var seen = Set<String>()
+            let variables = [subject, text ?? "", html ?? ""].flatMap(TemplateRenderer.topLevelVariables).filter {
+                seen.insert($0).inserted
+            }
+            let compiled = Compiled(
+                subject: try TemplateRenderer.compile(subject, html: false),
+                text: try text.map { try TemplateRenderer.compile($0, html: false) },
+                html: try html.map { try TemplateRenderer.compile($0, html: true) }, variables: variables)
+            entries.withLockedValue { entries in
+                if entries.count > 1_000 { entries.removeAll() }
+                entries[key] = compiled
+            }
+            return compiled
+        }
+    }
+
+    static func compile(_ source: String, html: Bool) throws -> MustacheTemplate {
         try MustacheTemplate(string: (html ? "" : "{{% CONTENT_TYPE: TEXT}}") + source)
     }
 

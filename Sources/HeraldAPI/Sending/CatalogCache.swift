@@ -1,0 +1,45 @@
+import Foundation
+import HeraldStore
+import NIOConcurrencyHelpers
+
+/// Accounts and templates as the send path last read them, kept for `ttl` so that a busy API
+/// does not read them from the database for every message. Writes through this process's API
+/// forget them at once; another process's writes are seen within `ttl`.
+final class CatalogCache: Sendable {
+    private struct State {
+        var accounts: (value: [AccountRecord], at: ContinuousClock.Instant)?
+        var templates: [String: (value: TemplateRecord?, at: ContinuousClock.Instant)] = [:]
+    }
+
+    private let store: any Store
+    private let ttl: Duration
+    private let state = NIOLockedValueBox(State())
+
+    init(store: any Store, ttl: Duration = .seconds(2)) {
+        self.store = store
+        self.ttl = ttl
+    }
+
+    func accounts() async throws -> [AccountRecord] {
+        if let cached = state.withLockedValue({ $0.accounts }), ContinuousClock.now - cached.at < ttl { return cached.value }
+        let fresh = try await store.accounts()
+        state.withLockedValue { $0.accounts = (fresh, .now) }
+        return fresh
+    }
+
+    func template(code: String, locale: String) async throws -> TemplateRecord? {
+        let key = code + "\u{0}" + locale
+        if let cached = state.withLockedValue({ $0.templates[key] }), ContinuousClock.now - cached.at < ttl { return cached.value }
+        let fresh = try await store.template(code: code, channel: "email", locale: locale)
+        state.withLockedValue { state in
+            if state.templates.count > 10_000 { state.templates.removeAll() }
+            state.templates[key] = (fresh, .now)
+        }
+        return fresh
+    }
+
+    /// Forgets everything, after a write through the API.
+    func forget() {
+        state.withLockedValue { $0 = State() }
+    }
+}
