@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `herald` command: argument parsing and wiring only; the work is in the Herald libraries.
 @main
@@ -11,4 +12,24 @@ struct Herald: AsyncParsableCommand {
             ComposeCommand.self, MigrateCommand.self,
         ]
     )
+
+    /// Reads the configuration file (see `ConfigFile`) into the environment, then parses and runs.
+    static func main() async {
+        do {
+            try ConfigFile.load(arguments: CommandLine.arguments)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            Self.exit(withError: ExitCode(2))
+        }
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

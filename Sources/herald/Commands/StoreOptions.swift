@@ -10,8 +10,11 @@ struct DatabaseOptions: ParsableArguments {
         help: "A SQLite file path or a postgres:// URL (default: $HERALD_DATABASE_URL, else herald.sqlite).")
     var database: String?
 
-    @Option(help: "SQLite's synchronous setting: full (every commit fsynced, the default) or normal.")
-    var sqliteSynchronous: String = "full"
+    @Option(help: "SQLite's synchronous setting: full (every commit fsynced, the default) or normal (HERALD_SQLITE_SYNCHRONOUS).")
+    var sqliteSynchronous: String = ProcessInfo.processInfo.environment["HERALD_SQLITE_SYNCHRONOUS"] ?? "full"
+
+    @Option(help: "A file of HERALD_* settings, KEY=VALUE lines (default: $HERALD_CONFIG, else ./herald.env if present).")
+    var config: String?
 
     func location() throws -> StoreLocation {
         guard let synchronous = SQLiteBackend.Synchronous(rawValue: sqliteSynchronous.uppercased()) else {

@@ -44,10 +44,14 @@ struct WorkerCommand: AsyncParsableCommand {
 
 /// The workers' settings, shared by `herald worker` and `herald serve`.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Messages in flight at once in this process.") var concurrency = 16
-    @Option(help: "SMTP connections per account (the per-account concurrency).") var connectionsPerAccount = 4
-    @Option(help: "Seconds in-flight messages may take to finish on shutdown before they are released.") var drainTimeout = 20
-    @Option(help: "A URL that receives a JSON POST when an account's breaker opens.") var alertWebhook: String?
+    @Option(help: "Messages in flight at once in this process (HERALD_CONCURRENCY).")
+    var concurrency = Int(ProcessInfo.processInfo.environment["HERALD_CONCURRENCY"] ?? "") ?? 16
+    @Option(help: "SMTP connections per account, the per-account concurrency (HERALD_CONNECTIONS_PER_ACCOUNT).")
+    var connectionsPerAccount = Int(ProcessInfo.processInfo.environment["HERALD_CONNECTIONS_PER_ACCOUNT"] ?? "") ?? 4
+    @Option(help: "Seconds in-flight messages may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
+    var drainTimeout = Int(ProcessInfo.processInfo.environment["HERALD_DRAIN_TIMEOUT"] ?? "") ?? 20
+    @Option(help: "A URL that receives a JSON POST when an account's breaker opens (HERALD_ALERT_WEBHOOK).")
+    var alertWebhook: String? = ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]
     @Flag(help: "Do not apply database migrations at start-up.") var noMigrate = false
 
     func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Herald's configuration file: `HERALD_*` settings as `KEY=VALUE` lines (the environment's
+/// names; `#` starts a comment; quotes around a value are removed). It is read before the command
+/// line is parsed and fills in only what the environment does not set, so flags win over the
+/// environment, which wins over the file.
+///
+/// The file is `--config PATH`, else `$HERALD_CONFIG`, else `herald.env` in the working folder
+/// when it exists.
+enum ConfigFile {
+    struct Problem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Loads the file named by `arguments` or the environment into the environment.
+    static func load(arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        var path: String?
+        var explicit = true
+        if let index = arguments.firstIndex(of: "--config"), index + 1 < arguments.count {
+            path = arguments[index + 1]
+        } else if let argument = arguments.first(where: { $0.hasPrefix("--config=") }) {
+            path = String(argument.dropFirst("--config=".count))
+        } else if let named = environment["HERALD_CONFIG"], !named.isEmpty {
+            path = named
+        } else if FileManager.default.fileExists(atPath: "herald.env") {
+            path = "herald.env"
+            explicit = false
+        }
+        guard let path else { return }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            if explicit { throw Problem(description: "herald: cannot read the configuration file \(path)") }
+            return
+        }
+        for (key, value) in try parse(text, path: path) where environment[key] == nil {
+            setenv(key, value, 1)
+        }
+    }
+
+    /// The settings of a file, in order; an unknown or malformed line is an error naming it.
+    static func parse(_ text: String, path: String) throws -> [(String, String)] {
+        var settings: [(String, String)] = []
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw Problem(description: "herald: \(path):\(number + 1): expected KEY=VALUE")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            guard known.contains(key) else {
+                throw Problem(
+                    description: "herald: \(path):\(number + 1): unknown setting \(key); known: \(known.sorted().joined(separator: ", "))")
+            }
+            settings.append((key, value))
+        }
+        return settings
+    }
+
+    /// Every setting the environment (and so the file) can give.
+    static let known: Set<String> = [
+        "HERALD_HOST", "HERALD_PORT", "HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_LOG_LEVEL", "HERALD_RATE_LIMIT",
+        "HERALD_SQLITE_SYNCHRONOUS", "HERALD_CONCURRENCY", "HERALD_CONNECTIONS_PER_ACCOUNT", "HERALD_DRAIN_TIMEOUT",
+        "HERALD_ALERT_WEBHOOK",
+    ]
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// The configuration file: flags win over the environment, which wins over the file.
+@Suite struct ConfigFileTests {
+    static func herald(_ arguments: [String], environment: [String: String] = [:], in folder: URL) throws -> ComposeCommandTests.Run {
+        let process = Process()
+        process.executableURL = ComposeCommandTests.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        var base = ProcessInfo.processInfo.environment
+        for name in ["HERALD_DATABASE_URL", "HERALD_CONFIG", "HERALD_SECRET_KEY"] { base.removeValue(forKey: name) }
+        process.environment = base.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ComposeCommandTests.Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func theFileFillsInWhatTheEnvironmentAndFlagsLeaveOut() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fromFile = folder.appendingPathComponent("file.sqlite").path
+        let fromEnvironment = folder.appendingPathComponent("env.sqlite").path
+        let fromFlag = folder.appendingPathComponent("flag.sqlite").path
+        try Data("# Herald settings\nHERALD_DATABASE_URL = \"\(fromFile)\"\n".utf8).write(to: folder.appendingPathComponent("herald.env"))
+
+        #expect(try Self.herald(["migrate"], in: folder).status == 0)
+        #expect(FileManager.default.fileExists(atPath: fromFile), "./herald.env is read when present")
+        #expect(try Self.herald(["migrate"], environment: ["HERALD_DATABASE_URL": fromEnvironment], in: folder).status == 0)
+        #expect(FileManager.default.fileExists(atPath: fromEnvironment), "the environment wins over the file")
+        #expect(
+            try Self.herald(["migrate", "--database", fromFlag], environment: ["HERALD_DATABASE_URL": fromEnvironment], in: folder).status
+                == 0)
+        #expect(FileManager.default.fileExists(atPath: fromFlag), "a flag wins over both")
+
+        try Data("HERALD_DATABASE_URL=\(fromFlag)\n".utf8).write(to: folder.appendingPathComponent("other.env"))
+        let named = try Self.herald(["migrate", "--config", "other.env"], in: folder)
+        #expect(named.status == 0 && named.stdout.contains("flag.sqlite"), "\(named.stdout) \(named.stderr)")
+    }
+
+    @Test func aMistakeInTheFileIsNamedAndNothingRuns() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("HERALD_PORT=8080\nHERALD_PROT=9\n".utf8).write(to: folder.appendingPathComponent("bad.env"))
+        let unknown = try Self.herald(["migrate", "--config", "bad.env"], in: folder)
+        #expect(unknown.status == 2 && unknown.stderr.contains("bad.env:2: unknown setting HERALD_PROT"))
+        let missing = try Self.herald(["migrate", "--config", "nowhere.env"], in: folder)
+        #expect(missing.status == 2 && missing.stderr.contains("cannot read the configuration file nowhere.env"))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("herald.sqlite").path))
+    }
+}
