@@ -8,6 +8,7 @@ import HummingbirdTesting
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Prometheus
 
 /// One answer from the API, with the envelope parsed.
 struct APIAnswer: @unchecked Sendable {
@@ -46,12 +47,12 @@ enum APIHarness {
     /// Runs `body` against the API on a fresh store, with an admin key, through the router (no socket).
     static func withAPI(
         _ kind: StoreBackendKind = .sqlite, configuration: APIConfiguration = APIConfiguration(), logger: Logger? = nil,
-        _ body: @Sendable (APIClient, any Store) async throws -> Void
+        metrics: PrometheusCollectorRegistry? = nil, _ body: @Sendable (APIClient, any Store) async throws -> Void
     ) async throws {
         try await withTestStore(kind) { store, _ in
             let (key, _) = try await APIKeyIssuer.create(name: "test admin", scopes: [.admin], in: store)
             let application = Application(
-                router: buildRouter(store: store, configuration: configuration),
+                router: buildRouter(store: store, configuration: configuration, metrics: metrics),
                 logger: logger ?? Logger(label: "herald.test.api", factory: { _ in SwiftLogNoOpLogHandler() }))
             try await application.test(.router) { client in
                 try await body(APIClient(client: client, adminKey: key), store)

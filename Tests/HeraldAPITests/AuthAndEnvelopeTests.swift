@@ -55,6 +55,11 @@ import Testing
             #expect(unknown.status == .notFound && unknown.code == 40400 && unknown.error == "not_found")
             let keys = Set(unknown.json.keys)
             #expect(keys == ["code", "message", "data", "request_id"])
+            let wrongMethod = try await api.call(.put, "/api/v1/messages/email/send", body: "{}")
+            #expect(wrongMethod.status == .notFound && wrongMethod.code == 40400)
+            let huge = String(repeating: "a", count: 33 * 1024 * 1024)
+            let tooLarge = try await api.call(.post, "/api/v1/messages/email/send", body: huge)
+            #expect(tooLarge.status == .contentTooLarge && tooLarge.code == 41300, "\(tooLarge.text.prefix(200))")
         }
     }
 

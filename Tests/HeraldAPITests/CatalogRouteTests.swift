@@ -4,6 +4,7 @@ import HeraldAPI
 import HeraldTestSupport
 import Logging
 import NIOConcurrencyHelpers
+import Prometheus
 import Testing
 
 @_spi(Delivery) @testable import HeraldStore
@@ -43,7 +44,8 @@ import Testing
     @Test func aPasswordGivenToAccountsNeverComesBackOrReachesALogAndIsSealed() async throws {
         let lines = NIOLockedValueBox<[String]>([])
         let password = "qq-auth-code-9d2f7"
-        try await APIHarness.withAPI(logger: MemoryLogHandler.logger(lines)) { api, store in
+        let registry = PrometheusCollectorRegistry()
+        try await APIHarness.withAPI(logger: MemoryLogHandler.logger(lines), metrics: registry) { api, store in
             let created = try await api.call(
                 .post, "/api/v1/accounts",
                 body:
@@ -61,6 +63,11 @@ import Testing
             ).text
             everything += try await api.call(.post, "/api/v1/accounts/\(id)/enable").text
             everything += try await api.call(.get, "/api/v1/stats").text
+            let metrics = try await api.call(.get, "/metrics", anonymous: true)
+            // The test process shares one metrics system (bootstrapped elsewhere), so this registry may be empty;
+            // metric labels are account names and classes, never secrets.
+            #expect(metrics.status == .ok)
+            everything += metrics.text
             #expect(!everything.contains(password), "no response shows the password")
             #expect(!lines.withLockedValue { $0 }.joined().contains(password), "no log line holds it")
             let stored = try await store.accountPassword(id: Int64(id))

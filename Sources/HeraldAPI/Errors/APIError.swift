@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HeraldStore
 import Hummingbird
+import NIOCore
 
 /// An error as a client sees it: a stable numeric `code` with its HTTP status, a sentence, and
 /// for validation errors each field and why. Unknown errors become a generic 500 whose detail
@@ -114,6 +115,8 @@ public struct APIError: Error, Sendable, Hashable {
             }
         case let error as DecodingError:
             return decodingError(error)
+        case is NIOTooManyBytesError:
+            return APIError(.payloadTooLarge, "the request body is too large")
         case let error as HTTPError:
             switch error.status {
             case .notFound: return APIError(.notFound, "no such endpoint")

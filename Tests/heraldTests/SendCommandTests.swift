@@ -1,0 +1,34 @@
+import Foundation
+import HeraldStore
+import HeraldTestSupport
+import Testing
+
+/// `herald send`: one message from the command line, through the API's validation and composition.
+@Suite struct SendCommandTests {
+    @Test func aTemplatedMessageIsQueuedAndBadInputRefused() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            _ = try await store.saveTemplate(
+                TemplateContent(code: "test_email", subject: "【测试】系统通知 - {{timestamp}}", text: "at {{timestamp}}"))
+            let sent = try AccountsCommandTests.herald([
+                "send", "--to", "205672513@qq.com", "--template-code", "test_email", "--var", "timestamp=2025-10-25 17:05:00",
+                "--database", database.location,
+            ])
+            #expect(sent.status == 0, "\(sent.stderr)")
+            #expect(sent.stdout.hasPrefix("message ") && sent.stdout.contains("queued (pending)"))
+            let page = try await store.messages(matching: MessageFilter(), limit: 10, cursor: nil)
+            #expect(page.messages.count == 1)
+            #expect(page.messages.first?.subject == "【测试】系统通知 - 2025-10-25 17:05:00")
+            #expect(page.messages.first?.requestID?.hasPrefix("cli-") == true)
+
+            let missing = try AccountsCommandTests.herald([
+                "send", "--to", "205672513@qq.com", "--template-code", "test_email", "--database", database.location,
+            ])
+            #expect(missing.status == 1 && missing.stderr.contains("timestamp"))
+            let invalid = try AccountsCommandTests.herald([
+                "send", "--to", "nobody", "--subject", "s", "--text", "t", "--database", database.location,
+            ])
+            #expect(invalid.status == 1 && invalid.stderr.contains("to[0]"))
+            #expect(try await store.messages(matching: MessageFilter(), limit: 10, cursor: nil).messages.count == 1, "nothing else stored")
+        }
+    }
+}
