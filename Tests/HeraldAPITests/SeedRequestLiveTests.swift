@@ -10,23 +10,11 @@ import Testing
 /// The original system's request, end to end against a real server: aiosmtpd with implicit TLS
 /// and AUTH (started by `scripts/test`), and the received message read back by Python's `email`.
 @Suite struct SeedRequestLiveTests {
-    struct Peers: Decodable {
-        let ports: [String: Int]
-        let ca: String
-        let spool: String
-        let user: String
-        let password: String
-    }
-
     struct Spooled: Decodable {
         let rcpt_tos: [String]
         let data: String
         let tls: Bool
         let auth: String?
-    }
-
-    struct PeerMissing: Error, CustomStringConvertible {
-        var description: String { "aiosmtpd is not running: run these tests through scripts/test (HERALD_AIOSMTPD is unset)" }
     }
 
     struct Read: Decodable {
@@ -41,8 +29,7 @@ import Testing
 
     @Test(arguments: StoreBackendKind.allCases)
     func theOriginalRequestIsDeliveredOverImplicitTLSAndReadsRight(kind: StoreBackendKind) async throws {
-        guard let path = ProcessInfo.processInfo.environment["HERALD_AIOSMTPD"] else { throw PeerMissing() }
-        let peers = try JSONDecoder().decode(Peers.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let peers = try AiosmtpdPeers.load()
         let ca = try String(contentsOfFile: peers.ca, encoding: .utf8)
         try await APIHarness.withAPI(kind) { api, store in
             let account = try JSONSerialization.data(

@@ -1,18 +1,11 @@
 import Foundation
 import HeraldSMTP
+import HeraldTestSupport
 import Testing
 
 /// Interoperability with aiosmtpd, a real SMTP server, started on loopback by `scripts/test`
 /// (`Tests/python/aiosmtpd_peers.py`; `HERALD_AIOSMTPD` names its peers.json).
 @Suite struct AiosmtpdInteropTests {
-    struct Peers: Decodable {
-        let ports: [String: Int]
-        let ca: String
-        let spool: String
-        let user: String
-        let password: String
-    }
-
     struct Spooled: Decodable {
         let mail_from: String
         let mail_options: [String]
@@ -22,16 +15,7 @@ import Testing
         let auth: String?
     }
 
-    static func peers() throws -> Peers {
-        guard let path = ProcessInfo.processInfo.environment["HERALD_AIOSMTPD"] else {
-            throw PeerMissing()
-        }
-        return try JSONDecoder().decode(Peers.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
-
-    struct PeerMissing: Error, CustomStringConvertible {
-        var description: String { "aiosmtpd is not running: run these tests through scripts/test (HERALD_AIOSMTPD is unset)" }
-    }
+    static func peers() throws -> AiosmtpdPeers { try AiosmtpdPeers.load() }
 
     static func client(_ kind: String, security: SMTPSecurity, authenticate: Bool = true) throws -> SMTPClientConfiguration {
         let peers = try peers()
@@ -59,7 +43,7 @@ import Testing
                 return (result, spooled)
             }
         }
-        throw PeerMissing()
+        throw AiosmtpdPeers.NotSpooled()
     }
 
     @Test(arguments: ["implicit_tls", "implicit_tls_login"])
