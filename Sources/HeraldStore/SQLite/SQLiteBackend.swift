@@ -66,21 +66,22 @@ public final class SQLiteBackend: SQLBackend {
         let threadPool = NIOThreadPool(numberOfThreads: configuration.readers + 1)
         threadPool.start()
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
-        func connect() async throws -> SQLiteConnection {
+        func connect(cacheKiB: Int) async throws -> SQLiteConnection {
             let connection = try await SQLiteConnection.open(
                 storage: .file(path: configuration.path), threadPool: threadPool, logger: logger, on: eventLoop)
             // busy_timeout = 0 replaces sqlite-nio's spinning busy handler: "busy" comes back at
             // once and `withBusyRetry` waits without holding a thread.
             let pragmas = [
                 "PRAGMA busy_timeout = 0", "PRAGMA synchronous = \(configuration.synchronous.rawValue)", "PRAGMA foreign_keys = ON",
-                // A 64 MB page cache (SQLite's default is 2 MB): a long queue's index pages stay in memory.
-                "PRAGMA cache_size = -65536", "PRAGMA temp_store = MEMORY",
+                "PRAGMA cache_size = -\(cacheKiB)", "PRAGMA temp_store = MEMORY",
             ]
             for pragma in pragmas { _ = try await connection.query(pragma, []) }
             return connection
         }
         do {
-            let writer = try await connect()
+            // The writer claims, so it gets a 64 MB page cache (SQLite's default is 2 MB): a long
+            // queue's index pages stay in memory. Readers get 16 MB each, which bounds the process.
+            let writer = try await connect(cacheKiB: 65_536)
             let mode = try await withBusyRetry(deadline: configuration.busyDeadline) {
                 try await writer.query("PRAGMA journal_mode = WAL", []).first?.column("journal_mode")?.string
             }
@@ -88,7 +89,7 @@ public final class SQLiteBackend: SQLBackend {
                 throw StoreError(.configuration, "SQLite could not switch \(configuration.path) to WAL mode")
             }
             var readers: [SQLiteConnection] = []
-            for _ in 0..<configuration.readers { readers.append(try await connect()) }
+            for _ in 0..<configuration.readers { readers.append(try await connect(cacheKiB: 16_384)) }
             return SQLiteBackend(configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers)
         } catch let error as StoreError {
             try? await threadPool.shutdownGracefully()
