@@ -62,6 +62,18 @@ import Testing
         #expect(closed?.lastErrorCode == "smtp.tls_expected", "the last error stays for the record")
     }
 
+    @Test func aProbeThatCouldNotBeSentIsHandedBack() {
+        var account = Self.account()
+        apply(breaker.recordFailure(account, code: "x", message: "m", opensAtOnce: true, now: Self.now).update, to: &account)
+        apply(breaker.takeProbe(account, now: Self.now.addingTimeInterval(30))!, to: &account)
+        let handedBack = breaker.returnProbe(account, now: Self.now.addingTimeInterval(31))
+        #expect(handedBack?.health == .open && handedBack?.openedUntil == Self.now.addingTimeInterval(31))
+        #expect(handedBack?.failureCount == 1 && handedBack?.breakerTrips == 1 && handedBack?.lastErrorCode == "x")
+        apply(handedBack!, to: &account)
+        #expect(breaker.admission(account, now: Self.now.addingTimeInterval(31)) == .probe, "the next worker may probe")
+        #expect(breaker.returnProbe(account, now: Self.now) == nil, "only a held probe is handed back")
+    }
+
     @Test func aFailedProbeReopensWithALongerCoolDown() {
         var account = Self.account()
         apply(breaker.recordFailure(account, code: "x", message: "m", opensAtOnce: true, now: Self.now).update, to: &account)

@@ -5,26 +5,9 @@ import Testing
 
 /// `herald accounts` as an operator uses it: no SQL to add an account or to bring one back.
 @Suite struct AccountsCommandTests {
-    static func herald(_ arguments: [String], stdin: String = "") throws -> ComposeCommandTests.Run {
-        let process = Process()
-        process.executableURL = ComposeCommandTests.binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["HERALD_SECRET_KEY": TestDatabase.secretKey.base64]) { $1 }
-        let input = Pipe()
-        let out = Pipe()
-        let err = Pipe()
-        process.standardInput = input
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        input.fileHandleForWriting.write(Data(stdin.utf8))
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ComposeCommandTests.Run(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+    /// `herald` with the test stores' master key, so it opens the passwords they sealed.
+    static func herald(_ arguments: [String], stdin: String? = nil) throws -> ComposeCommandTests.Run {
+        try ComposeCommandTests.herald(arguments, stdin: stdin, environment: ["HERALD_SECRET_KEY": TestDatabase.secretKey.base64])
     }
 
     @Test func addFromAPresetListAndEnableAfterTheBreakerOpened() async throws {

@@ -24,15 +24,32 @@ import Testing
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static func herald(_ arguments: [String]) throws -> Run {
+    /// Runs the built `herald` and waits for it. `stdin` is written and closed when given;
+    /// `environment` is laid over this process's, after `unset` names are removed; `folder` is the
+    /// working directory.
+    static func herald(
+        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], unset: [String] = [], in folder: URL? = nil
+    ) throws -> Run {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let folder { process.currentDirectoryURL = folder }
+        if !environment.isEmpty || !unset.isEmpty {
+            var base = ProcessInfo.processInfo.environment
+            for name in unset { base.removeValue(forKey: name) }
+            process.environment = base.merging(environment) { $1 }
+        }
+        let input = Pipe()
+        if stdin != nil { process.standardInput = input }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

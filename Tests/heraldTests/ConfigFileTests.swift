@@ -4,24 +4,8 @@ import Testing
 /// The configuration file: flags win over the environment, which wins over the file.
 @Suite struct ConfigFileTests {
     static func herald(_ arguments: [String], environment: [String: String] = [:], in folder: URL) throws -> ComposeCommandTests.Run {
-        let process = Process()
-        process.executableURL = ComposeCommandTests.binary
-        process.arguments = arguments
-        process.currentDirectoryURL = folder
-        var base = ProcessInfo.processInfo.environment
-        for name in ["HERALD_DATABASE_URL", "HERALD_CONFIG", "HERALD_SECRET_KEY"] { base.removeValue(forKey: name) }
-        process.environment = base.merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ComposeCommandTests.Run(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        try ComposeCommandTests.herald(
+            arguments, environment: environment, unset: ["HERALD_DATABASE_URL", "HERALD_CONFIG", "HERALD_SECRET_KEY"], in: folder)
     }
 
     @Test func theFileFillsInWhatTheEnvironmentAndFlagsLeaveOut() throws {

@@ -177,7 +177,7 @@ struct AccountRoutes {
         let buffer = try await request.collectBody(upTo: 64 * 1024)
         let input = buffer.readableBytes == 0 ? TestInput() : try JSONDecoder().decode(TestInput.self, from: Data(buffer.readableBytesView))
         var check = SMTPCheck.Request(
-            host: account.smtpHost, port: account.smtpPort, security: SMTPSecurity(rawValue: account.security.rawValue))
+            host: account.smtpHost, port: account.smtpPort, security: SMTPSecurity(account.security))
         if account.hasPassword, let password = try await store.accountPassword(id: id) {
             check.credentials = .password(username: account.login, password: password)
         }
@@ -202,8 +202,9 @@ struct AccountRoutes {
     }
 }
 
-/// An account as the API shows it: everything but the password, which is never readable.
-struct AccountView: Encodable {
+/// An account as the API (and `herald accounts list --json`) shows it: everything but the
+/// password, which is never readable.
+public struct AccountView: Encodable, Sendable {
     var id: Int64
     var name, email: String
     var displayName: String?
@@ -246,7 +247,7 @@ struct AccountView: Encodable {
         case updatedAt = "updated_at"
     }
 
-    init(_ account: AccountRecord) {
+    public init(_ account: AccountRecord) {
         id = account.id
         name = account.name
         email = account.email
@@ -274,5 +275,12 @@ struct AccountView: Encodable {
         routing = account.routing
         createdAt = account.createdAt
         updatedAt = account.updatedAt
+    }
+}
+
+extension AccountView {
+    /// The view as one line of JSON, keys sorted, as the API encodes it.
+    public var jsonText: String {
+        (try? JSONResponse.encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldDelivery
 import HeraldStore
 import Hummingbird
 import Metrics
@@ -44,15 +45,7 @@ struct HealthRoutes {
         for status in MessageStatus.allCases {
             Gauge(label: "herald_messages_24h", dimensions: [("status", status.rawValue)]).record(day.countsByStatus[status] ?? 0)
         }
-        for account in try await store.accounts() {
-            let state: Int =
-                switch account.health {
-                case .closed: 0
-                case .halfOpen: 1
-                case .open: 2
-                }
-            Gauge(label: "herald_account_breaker_state", dimensions: [("account", account.name)]).record(state)
-        }
+        for account in try await store.accounts() { AccountAlerts.publishBreakerState(account) }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))

@@ -113,15 +113,14 @@ public struct MessageFactory: Sendable {
         if !problems.isEmpty { throw APIError.validation(problems) }
 
         // The sender: an explicit From, else the account the message is meant for.
-        let accounts = try await catalog.accounts()
         var account: AccountRecord?
         if let name = request.fromAccount {
-            guard let named = accounts.first(where: { $0.name == name }) else {
+            guard let named = try await catalog.accounts().first(where: { $0.name == name }) else {
                 throw APIError.validation([.init(field: "from_account", reason: "there is no account named \(name)")])
             }
             account = named
-        } else {
-            account = Self.likelyAccount(accounts, tags: tags)
+        } else if request.from == nil {
+            account = Self.likelyAccount(try await catalog.accounts(), tags: tags)
         }
         let from: Mailbox
         if let text = request.from {

@@ -46,6 +46,18 @@ public struct AccountAlerts: Sendable {
         self.logger = logger
     }
 
+    /// Publishes an account's breaker as `herald_account_breaker_state{account}`: 0 closed,
+    /// 1 half-open, 2 open.
+    public static func publishBreakerState(_ account: AccountRecord) {
+        let state: Int =
+            switch account.health {
+            case .closed: 0
+            case .halfOpen: 1
+            case .open: 2
+            }
+        Gauge(label: "herald_account_breaker_state", dimensions: [("account", account.name)]).record(state)
+    }
+
     /// Raises the alarm for one opened breaker. Failures to alert are logged, never thrown.
     public func accountOpened(_ alert: AccountAlert) async {
         logger.warning(

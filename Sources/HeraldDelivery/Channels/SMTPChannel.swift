@@ -114,7 +114,8 @@ public actor SMTPChannel: DeliveryChannel {
 }
 
 extension SMTPSecurity {
-    init(_ security: AccountSecurity) {
+    /// The SMTP client's mode for an account's security setting.
+    public init(_ security: AccountSecurity) {
         switch security {
         case .tls: self = .tls
         case .starttls: self = .startTLS

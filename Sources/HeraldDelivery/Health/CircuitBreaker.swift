@@ -60,6 +60,17 @@ public struct CircuitBreaker: Sendable, Hashable {
         return update
     }
 
+    /// The write that hands back a probe this worker took but could not send (the account's quota
+    /// was used up): open again and due at once, so that the next worker may probe. `nil` when the
+    /// probe is no longer held.
+    public func returnProbe(_ account: AccountRecord, now: Date) -> AccountHealthUpdate? {
+        guard account.health == .halfOpen else { return nil }
+        var update = Self.fields(of: account)
+        update.health = .open
+        update.openedUntil = now
+        return update
+    }
+
     /// The write after the account worked, or `nil` when nothing would change. `delivered` is
     /// false when the server took the session but refused the message for its own reasons (a
     /// recipient, the content): the account is fine, but `lastSuccessAt` stays. It is refreshed at

@@ -179,29 +179,15 @@ struct MessageDispatcher: Sendable {
 
     /// A probe that could not be sent (the quota was full) goes back, so the breaker is not left half-open.
     private func giveBackProbe(_ account: AccountRecord) async throws {
-        let (after, _) = try await store.changeAccountHealth(id: account.id) { current, now in
-            guard current.health == .halfOpen else { return nil }
-            var update = CircuitBreaker.reset(current)
-            update.health = .open
-            update.failureCount = current.failureCount
-            update.breakerTrips = current.breakerTrips
-            update.openedUntil = now
-            return update
-        }
+        let breaker = self.breaker
+        let (after, _) = try await store.changeAccountHealth(id: account.id) { breaker.returnProbe($0, now: $1) }
         await replace(after)
     }
 
-    /// Keeps this worker's view of the account current and publishes its breaker state
-    /// (`herald_account_breaker_state`: 0 closed, 1 half-open, 2 open).
+    /// Keeps this worker's view of the account current and publishes its breaker state.
     private func replace(_ account: AccountRecord) async {
         await directory.replace(account)
-        let state: Int =
-            switch account.health {
-            case .closed: 0
-            case .halfOpen: 1
-            case .open: 2
-            }
-        Gauge(label: "herald_account_breaker_state", dimensions: [("account", account.name)]).record(state)
+        AccountAlerts.publishBreakerState(account)
     }
 
     // MARK: Recipients and settling

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HeraldAPI
 import HeraldDelivery
 import HeraldStore
 import Logging
@@ -56,7 +57,7 @@ struct AccountsCommand: AsyncParsableCommand {
             let accounts = try await AccountsCommand.withStore(databaseOptions, command: "list") { try await $0.accounts() }
             for account in accounts {
                 if json {
-                    print(AccountsCommand.json(account))
+                    print(AccountView(account).jsonText)
                 } else {
                     print(AccountsCommand.describe(account))
                 }
@@ -183,20 +184,5 @@ struct AccountsCommand: AsyncParsableCommand {
             }
             print("removed \(name)")
         }
-    }
-
-    /// One account as JSON: every field but the password, which is never readable.
-    static func json(_ account: AccountRecord) -> String {
-        var object: [String: Any] = [
-            "id": account.id, "name": account.name, "email": account.email, "smtp_host": account.smtpHost,
-            "smtp_port": account.smtpPort, "security": account.security.rawValue, "channel": account.channel,
-            "is_active": account.isActive, "health": account.health.rawValue, "failure_count": account.failureCount,
-            "has_password": account.hasPassword, "priority": account.priority, "weight": account.weight,
-        ]
-        object["provider"] = account.provider
-        object["last_error_code"] = account.lastErrorCode
-        object["last_error"] = account.lastError
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
     }
 }
