@@ -72,6 +72,83 @@ import Testing
         }
     }
 
+    /// Sends `count` different messages concurrently over one connection; their outcomes.
+    static func sendConcurrently(_ count: Int, over connection: SMTPConnection) async -> [Result<SMTPDeliveryResult, SMTPError>] {
+        await withTaskGroup(of: Result<SMTPDeliveryResult, SMTPError>.self) { group in
+            for index in 0..<count {
+                group.addTask {
+                    let message = Array("Subject: \(index)\r\n\r\nbody\r\n".utf8)
+                    do {
+                        return .success(try await connection.send(Self.envelope, message: message))
+                    } catch {
+                        let unexpected = SMTPError(code: "unexpected", classification: .protocol, phase: .mail, message: "\(error)")
+                        return .failure(error as? SMTPError ?? unexpected)
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    @Test func concurrentSendsShareOneSessionAndEachGetsItsOwnOutcome() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.endOfData, .reply("554 5.7.1 rejected as spam"), times: 2)] }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let results = await Self.sendConcurrently(30, over: connection)
+            let refused = results.compactMap { result -> SMTPError? in
+                if case .failure(let error) = result { return error }
+                return nil
+            }
+            #expect(refused.count == 2)
+            #expect(refused.allSatisfy { $0.classification == .contentRejected })
+            #expect(server.received.count == 28)
+            #expect(Set(server.received.map(\.data)).count == 28)
+            #expect(connection.isUsable)
+            await connection.close()
+            #expect(server.connectionCount == 1)
+        }
+    }
+
+    static func outcomeCodes(_ outcomes: [Result<SMTPDeliveryResult, SMTPError>]) -> [String] {
+        outcomes.map { outcome in
+            switch outcome {
+            case .success: return "sent"
+            case .failure(let error): return error.code
+            }
+        }
+    }
+
+    @Test func aBatchReportsEachMessageInOrder() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.endOfData, .reply("554 5.7.1 rejected as spam"), times: 1)] }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let recipients = ["a@example.com", "b@example.com", "refuse@example.com", "c@example.com", "d@example.com"]
+            let batch = try recipients.enumerated().map { index, recipient in
+                SMTPOutgoingMessage(
+                    envelope: try SMTPEnvelope(sender: "sender@example.com", recipients: [recipient]),
+                    bytes: Array("Subject: \(index)\r\n\r\nbody\r\n".utf8))
+            }
+            let outcomes = await connection.send(batch)
+            // The first dot is refused as spam; the third message's only recipient is refused.
+            #expect(Self.outcomeCodes(outcomes) == ["smtp.content_rejected", "sent", "smtp.recipient_rejected", "sent", "sent"])
+            #expect(server.received.map(\.recipients) == [["b@example.com"], ["c@example.com"], ["d@example.com"]])
+            #expect(connection.isUsable)
+            await connection.close()
+        }
+    }
+
+    @Test func aDropAfterTheDotLeavesOnlyThatMessageAmbiguous() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.endOfData, .drop)] }) { server in
+            let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))
+            let batch = Array(repeating: SMTPOutgoingMessage(envelope: Self.envelope, bytes: [65]), count: 4)
+            let outcomes = await connection.send(batch)
+            // The first message's content went out; nothing else did, so nothing else is ambiguous.
+            #expect(Self.outcomeCodes(outcomes) == ["smtp.no_reply_after_data"] + Array(repeating: "smtp.connection_closed", count: 3))
+            #expect(server.received.isEmpty)
+            #expect(!connection.isUsable)
+            let late = await connection.send(batch)
+            #expect(Self.outcomeCodes(late) == Array(repeating: "smtp.connection_closed", count: 4))
+        }
+    }
+
     @Test func garbageIsAProtocolError() async throws {
         try await Self.withServer({ $0.faults = [Fault(.command("EHLO"), .garbage)] }) { server in
             let error = await Self.expectError("smtp.malformed_reply") {

@@ -301,6 +301,97 @@ let ehloWithEverything = reply(250, "mx.example.com", "PIPELINING", "SIZE 1000",
         #expect(machine.isReady)
     }
 
+    // MARK: Transactions pipelined behind the previous content
+
+    static let nextEnvelope = try! SMTPEnvelope(sender: "u@qq.com", recipients: ["b@x.com"])
+
+    /// A machine whose transaction for a@x.com has had its 354: its content is going out.
+    static func sendingContent(_ ehlo: SMTPReply = ehloWithEverything) -> SMTPStateMachine {
+        var machine = ready(ehlo)
+        _ = machine.transactionRequested(try! SMTPEnvelope(sender: "u@qq.com", recipients: ["a@x.com"]), size: 10)
+        for code in [250, 250] { _ = machine.replyReceived(reply(code)) }
+        #expect(machine.replyReceived(reply(354)) == .sendMessageContent)
+        return machine
+    }
+
+    @Test func theNextTransactionGoesOutBehindTheContentAndStartsAfterTheDotsReply() {
+        var machine = Self.sendingContent()
+        let commands = machine.transactionRequestedBehindContent(Self.nextEnvelope, size: 20)
+        #expect(
+            commands
+                == .success([.mail(from: "u@qq.com", parameters: ["SIZE=20"]), .recipient(to: "b@x.com", parameters: []), .data]))
+        // One follower at a time: a third message waits for its own turn.
+        #expect(machine.transactionRequestedBehindContent(Self.nextEnvelope, size: 20) == nil)
+        #expect(machine.phase == .message)
+        guard case .transactionSucceeded(let first) = machine.replyReceived(reply(250, "2.0.0 queued as A")) else {
+            Issue.record("expected the first message's success"); return
+        }
+        #expect(first.recipients.map(\.recipient) == ["a@x.com"])
+        // The next replies belong to the follower, which is now the current transaction.
+        #expect(machine.phase == .mail)
+        #expect(machine.replyReceived(reply(250)) == .wait)
+        #expect(machine.replyReceived(reply(250)) == .wait)
+        #expect(machine.replyReceived(reply(354)) == .sendMessageContent)
+        guard case .transactionFailed(let second) = machine.replyReceived(reply(554, "5.7.1 spam")) else {
+            Issue.record("expected the second message's refusal"); return
+        }
+        #expect(second.classification == .contentRejected)
+        #expect(second.recipients.map(\.recipient) == ["b@x.com"])
+        #expect(machine.isReady)
+    }
+
+    @Test func aRefusedDotDoesNotTouchTheFollower() {
+        var machine = Self.sendingContent()
+        _ = machine.transactionRequestedBehindContent(Self.nextEnvelope, size: 20)
+        guard case .transactionFailed(let error) = machine.replyReceived(reply(554, "5.7.1 spam")) else {
+            Issue.record("expected failure"); return
+        }
+        #expect(error.recipients.map(\.recipient) == ["a@x.com"])
+        #expect(machine.phase == .mail)
+        #expect(machine.replyReceived(reply(550, "5.7.1 sender refused")) == .wait)
+        #expect(machine.replyReceived(reply(250)) == .wait)
+        // DATA refused after MAIL was: RSET, then the follower's own error.
+        #expect(machine.replyReceived(reply(503, "5.5.1 no valid sender")) == .send(.rset))
+        guard case .transactionFailed(let follower) = machine.replyReceived(reply(250)) else { Issue.record("expected failure"); return }
+        #expect(follower.classification == .senderRejected)
+        #expect(machine.isReady)
+    }
+
+    @Test func nothingGoesOutBehindContentWithoutPipeliningOrBeforeThe354() {
+        var plain = Self.sendingContent(reply(250, "mx", "STARTTLS", "AUTH PLAIN"))
+        #expect(plain.transactionRequestedBehindContent(Self.nextEnvelope, size: 20) == nil)
+        var ready = Self.ready()
+        #expect(ready.transactionRequestedBehindContent(Self.nextEnvelope, size: 20) == nil)
+        _ = ready.transactionRequested(try! SMTPEnvelope(sender: "u@qq.com", recipients: ["a@x.com"]), size: 10)
+        #expect(ready.transactionRequestedBehindContent(Self.nextEnvelope, size: 20) == nil)
+        // A DATA opened with no valid recipient gets an empty message end: nothing rides on it.
+        var abandoned = Self.ready()
+        _ = abandoned.transactionRequested(try! SMTPEnvelope(sender: "u@qq.com", recipients: ["a@x.com"]), size: 10)
+        _ = abandoned.replyReceived(reply(250))
+        _ = abandoned.replyReceived(reply(550, "5.1.1 unknown"))
+        #expect(abandoned.replyReceived(reply(354)) == .send(.endOfData))
+        #expect(abandoned.transactionRequestedBehindContent(Self.nextEnvelope, size: 20) == nil)
+    }
+
+    @Test func aFollowerTheServerCannotTakeIsRefusedBeforeAnyByte() {
+        var machine = Self.sendingContent()
+        guard case .failure(let error)? = machine.transactionRequestedBehindContent(Self.nextEnvelope, size: 5000) else {
+            Issue.record("expected the SIZE refusal"); return
+        }
+        #expect(error.code == "smtp.message_too_large")
+        #expect(machine.follower == nil)
+        guard case .transactionSucceeded = machine.replyReceived(reply(250)) else { Issue.record("expected success"); return }
+        #expect(machine.isReady)
+    }
+
+    @Test func connectionLostWithAFollowerLeavesOnlyTheSentMessageAmbiguous() {
+        var machine = Self.sendingContent()
+        _ = machine.transactionRequestedBehindContent(Self.nextEnvelope, size: 20)
+        guard case .close(let error?) = machine.connectionClosed() else { Issue.record("expected close"); return }
+        #expect(error.code == "smtp.no_reply_after_data")
+        #expect(machine.follower == nil)
+    }
+
     @Test func noopAndQuit() {
         var machine = Self.ready()
         #expect(machine.noopRequested() == .send(.noop))

@@ -11,8 +11,15 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = SMTPRequest
     typealias OutboundOut = ByteBuffer
 
+    private struct Delivery {
+        let envelope: SMTPEnvelope
+        let message: ByteBuffer
+        let size: Int
+        let promise: EventLoopPromise<SMTPDeliveryResult>
+    }
+
     private enum Pending {
-        case delivery(EventLoopPromise<SMTPDeliveryResult>, message: ByteBuffer)
+        case delivery(Delivery)
         case noop(EventLoopPromise<Void>)
         case quit(EventLoopPromise<Void>)
     }
@@ -30,7 +37,12 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private var steps: [SMTPSessionStep] = []
     private var greeting: SMTPReply?
     private var stepStart = NIODeadline.now()
+    /// The request whose replies are awaited.
     private var pending: Pending?
+    /// The delivery whose MAIL, RCPT and DATA went out behind `pending`'s content.
+    private var follower: Delivery?
+    /// Requests made while the session was busy, in order.
+    private var queue = CircularBuffer<Pending>()
     private var timeout: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
@@ -122,21 +134,87 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     // MARK: Outbound
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request: Pending
         switch unwrapOutboundIn(data) {
         case .send(let envelope, let message, let size, let deliveryPromise):
-            guard pending == nil else { return deliveryPromise.fail(machine.notReady()) }
-            pending = .delivery(deliveryPromise, message: message)
-            run(machine.transactionRequested(envelope, size: size), context: context)
+            request = .delivery(Delivery(envelope: envelope, message: message, size: size, promise: deliveryPromise))
         case .noop(let noopPromise):
-            guard pending == nil else { return noopPromise.fail(machine.notReady()) }
-            pending = .noop(noopPromise)
-            run(machine.noopRequested(), context: context)
+            request = .noop(noopPromise)
         case .quit(let quitPromise):
-            guard pending == nil else { return quitPromise.fail(machine.notReady()) }
-            pending = .quit(quitPromise)
-            run(machine.quitRequested(), context: context)
+            request = .quit(quitPromise)
         }
         promise?.succeed()
+        if case .closed = machine.state {
+            end(request, error: nil)
+        } else if pending == nil && machine.isReady {
+            start(request, context: context)
+        } else {
+            // Requests wait their turn; a delivery may still go out early behind the current
+            // message's content (see `.sendMessageContent`).
+            queue.append(request)
+        }
+    }
+
+    private func start(_ request: Pending, context: ChannelHandlerContext) {
+        pending = request
+        switch request {
+        case .delivery(let delivery): run(machine.transactionRequested(delivery.envelope, size: delivery.size), context: context)
+        case .noop: run(machine.noopRequested(), context: context)
+        case .quit: run(machine.quitRequested(), context: context)
+        }
+    }
+
+    /// Once the session is idle again: the next queued request, if any.
+    private func startQueued(context: ChannelHandlerContext) {
+        guard pending == nil, machine.isReady, let next = queue.popFirst() else { return }
+        start(next, context: context)
+    }
+
+    /// Fails a request that never got its turn; a QUIT on an ended session is simply done.
+    private func end(_ request: Pending, error: SMTPError?) {
+        let failure =
+            error
+            ?? SMTPError(
+                code: "smtp.connection_closed", classification: .network, phase: .mail,
+                message: "the session ended before this message was sent")
+        switch request {
+        case .delivery(let delivery): delivery.promise.fail(failure)
+        case .noop(let promise): promise.fail(failure)
+        case .quit(let promise): promise.succeed()
+        }
+    }
+
+    /// Appends the next queued delivery's MAIL, RCPT and DATA to `buffer`, behind the content of
+    /// the message going out now, when the server pipelines.
+    private func pipelineFollower(into buffer: inout ByteBuffer) {
+        while follower == nil, case .delivery(let next)? = queue.first,
+            let outcome = machine.transactionRequestedBehindContent(next.envelope, size: next.size)
+        {
+            queue.removeFirst()
+            switch outcome {
+            case .success(let commands):
+                for command in commands {
+                    logger.trace("C: \(command.line(redacted: true))")
+                    command.write(into: &buffer)
+                }
+                follower = next
+            case .failure(let error):
+                next.promise.fail(error)
+            }
+        }
+    }
+
+    /// The current request has its final reply: the follower's replies come next, or the next
+    /// queued request starts.
+    private func finishCurrent(context: ChannelHandlerContext) {
+        pending = nil
+        if let next = follower {
+            follower = nil
+            pending = .delivery(next)
+            armTimeout(configuration.timeouts.command, context: context)
+        } else {
+            startQueued(context: context)
+        }
     }
 
     // MARK: Actions
@@ -170,32 +248,29 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             readyPromise?.succeed(SMTPSessionInfo(capabilities: capabilities, greeting: greeting, steps: steps))
             readyPromise = nil
         case .sendMessageContent:
-            guard case .delivery(_, let message) = pending else { return }
-            var buffer = context.channel.allocator.buffer(capacity: message.readableBytes + message.readableBytes / 32 + 8)
+            guard case .delivery(let delivery) = pending else { return }
+            let message = delivery.message
+            var buffer = context.channel.allocator.buffer(capacity: message.readableBytes + message.readableBytes / 32 + 256)
             DotStuffing.write(message.readableBytesView, into: &buffer)
+            pipelineFollower(into: &buffer)
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             armTimeout(configuration.timeouts.dataTermination, context: context)
         case .transactionSucceeded(let result):
             cancelTimeout()
-            if case .delivery(let promise, _) = pending {
-                pending = nil
-                promise.succeed(result)
-            }
+            if case .delivery(let delivery) = pending { delivery.promise.succeed(result) }
+            finishCurrent(context: context)
         case .transactionFailed(let error):
             cancelTimeout()
-            let finished = pending
-            pending = nil
-            switch finished {
-            case .delivery(let promise, _): promise.fail(error)
+            switch pending {
+            case .delivery(let delivery): delivery.promise.fail(error)
             case .noop(let promise), .quit(let promise): promise.fail(error)
             case nil: break
             }
+            finishCurrent(context: context)
         case .noopSucceeded:
             cancelTimeout()
-            if case .noop(let promise) = pending {
-                pending = nil
-                promise.succeed()
-            }
+            if case .noop(let promise) = pending { promise.succeed() }
+            finishCurrent(context: context)
         case .close(let error):
             cancelTimeout()
             // Marked closed before the promises fail, so a caller never sees a failed session as usable.
@@ -207,11 +282,15 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             let finished = pending
             pending = nil
             switch finished {
-            case .delivery(let promise, _): promise.fail(failure)
+            case .delivery(let delivery): delivery.promise.fail(failure)
             case .noop(let promise): promise.fail(failure)
             case .quit(let promise): error == nil ? promise.succeed() : promise.fail(failure)
             case nil: break
             }
+            // What had not been answered yet was never delivered: its content was not sent.
+            if let follower { end(.delivery(follower), error: nil) }
+            follower = nil
+            while let waiting = queue.popFirst() { end(waiting, error: nil) }
             if let error { logger.debug("SMTP session ended", metadata: ["smtp.error": "\(error.code)"]) }
         }
     }

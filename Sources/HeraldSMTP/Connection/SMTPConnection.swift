@@ -88,13 +88,45 @@ public final class SMTPConnection: Sendable {
     ///
     /// Returns the final reply and each recipient's outcome when at least one recipient was
     /// accepted; throws otherwise. After a refusal the session is reset (RSET) and stays usable.
+    ///
+    /// Concurrent calls share the session in turn; see `send(_:)` for a batch.
     public func send(_ envelope: SMTPEnvelope, message: some Collection<UInt8>) async throws -> SMTPDeliveryResult {
         var buffer = channel.allocator.buffer(capacity: message.count)
         buffer.writeBytes(message)
         let promise = channel.eventLoop.makePromise(of: SMTPDeliveryResult.self)
-        channel.writeAndFlush(SMTPRequest.send(envelope, message: buffer, size: message.count, promise: promise))
+        channel.writeAndFlush(SMTPRequest.send(envelope, message: buffer, size: buffer.readableBytes, promise: promise))
             .whenFailure { promise.fail(SMTPConnection.closedError(phase: .mail, $0)) }
         return try await promise.futureResult.get()
+    }
+
+    /// Sends several messages over this session, in order, in one call, and returns each one's
+    /// outcome in the same order: a refusal of one does not stop the others.
+    ///
+    /// When the server offers PIPELINING, each message's MAIL, RCPT and DATA go out behind the
+    /// previous message's content (RFC 2920 3.1), so a message costs one round trip instead of
+    /// two. If the session ends part-way, only a message whose content went out can be ambiguous
+    /// (`smtp.no_reply_after_data`); the ones after it fail with `smtp.connection_closed`.
+    public func send(_ batch: [SMTPOutgoingMessage]) async -> [Result<SMTPDeliveryResult, SMTPError>] {
+        let eventLoop = channel.eventLoop
+        let outcomes = eventLoop.flatSubmit { [channel] in
+            let futures = batch.map { message in
+                var buffer = channel.allocator.buffer(capacity: message.bytes.count)
+                buffer.writeBytes(message.bytes)
+                let promise = eventLoop.makePromise(of: SMTPDeliveryResult.self)
+                channel.write(SMTPRequest.send(message.envelope, message: buffer, size: buffer.readableBytes, promise: promise))
+                    .whenFailure { promise.fail(SMTPConnection.closedError(phase: .mail, $0)) }
+                return promise.futureResult
+            }
+            channel.flush()
+            return EventLoopFuture.whenAllComplete(futures, on: eventLoop)
+        }
+        do {
+            return try await outcomes.get().map { outcome in
+                outcome.mapError { $0 as? SMTPError ?? SMTPConnection.closedError(phase: .mail, $0) }
+            }
+        } catch {
+            return batch.map { _ in .failure(SMTPConnection.closedError(phase: .mail, error)) }
+        }
     }
 
     /// NOOP: checks that an idle connection still works.
@@ -231,6 +263,18 @@ public final class SMTPConnection: Sendable {
 
     static func closedError(phase: SMTPError.Phase, _ error: Error) -> SMTPError {
         SMTPError(code: "smtp.connection_closed", classification: .network, phase: phase, message: "the connection is closed: \(error)")
+    }
+}
+
+/// One message for `SMTPConnection.send(_:)`: its envelope and its bytes as composed (CRLF line
+/// ends, not yet dot-stuffed).
+public struct SMTPOutgoingMessage: Sendable {
+    public let envelope: SMTPEnvelope
+    public let bytes: [UInt8]
+
+    public init(envelope: SMTPEnvelope, bytes: [UInt8]) {
+        self.envelope = envelope
+        self.bytes = bytes
     }
 }
 

@@ -10,6 +10,10 @@ extension SMTPStateMachine {
         /// Set when DATA was opened although MAIL or every RCPT had been refused.
         private var abandoned: SMTPError?
 
+        /// The message content is going out now (DATA was opened with a valid recipient), so the
+        /// next transaction's commands may follow it in the same write.
+        var isSendingContent: Bool { phase == .message && abandoned == nil }
+
         /// The refusal of MAIL, or of every recipient, once their replies are in.
         var envelopeError: SMTPError? {
             if let mailReply, !mailReply.isPositive { return .rejected(mailReply, in: .mail) }
@@ -89,21 +93,55 @@ extension SMTPStateMachine {
     /// any byte is sent when the server cannot take it (SMTPUTF8, 8BITMIME, SIZE).
     mutating func transactionRequested(_ envelope: SMTPEnvelope, size: Int) -> Action {
         guard case .ready = state, let capabilities else { return .transactionFailed(notReady()) }
+        switch makeTransaction(envelope, size: size, capabilities: capabilities) {
+        case .failure(let error):
+            return .transactionFailed(error)
+        case .success(let transaction):
+            state = .transaction(transaction)
+            return transaction.pipelined ? .sendPipelined(transaction.commands + [.data]) : .send(transaction.commands[0])
+        }
+    }
+
+    /// Starts the next transaction behind the message content going out now: its MAIL, RCPT and
+    /// DATA are written right after the final dot, so one round trip carries both the end of one
+    /// message and the start of the next. RFC 2920 3.1 allows this: message content may open a
+    /// group of pipelined commands and DATA closes it. The server answers the dot first, so the
+    /// current transaction's outcome is unaffected; the follower becomes current once it is in.
+    ///
+    /// Returns the commands to write after the content; nil when the next transaction has to wait
+    /// (no PIPELINING, no content going out, a follower already queued); or the error that
+    /// refuses it before any byte is sent.
+    mutating func transactionRequestedBehindContent(_ envelope: SMTPEnvelope, size: Int) -> Result<[SMTPCommand], SMTPError>? {
+        guard case .transaction(let current) = state, current.isSendingContent, follower == nil, let capabilities,
+            capabilities.supportsPipelining
+        else { return nil }
+        switch makeTransaction(envelope, size: size, capabilities: capabilities) {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let transaction):
+            follower = transaction
+            return .success(transaction.commands + [.data])
+        }
+    }
+
+    /// The transaction for `envelope`, or the reason the server cannot take it (SMTPUTF8,
+    /// 8BITMIME, SIZE, invalid DSN keywords).
+    private func makeTransaction(_ envelope: SMTPEnvelope, size: Int, capabilities: SMTPCapabilities) -> Result<Transaction, SMTPError> {
         if envelope.requiresSMTPUTF8 && !capabilities.supportsSMTPUTF8 {
-            return .transactionFailed(
+            return .failure(
                 SMTPError(
                     code: "smtp.smtputf8_unsupported", classification: .permanent, phase: .mail,
                     message: "the message has internationalised addresses and the server does not offer SMTPUTF8",
                     diagnosis: "Send through a server that supports SMTPUTF8 (RFC 6531), or use ASCII addresses."))
         }
         if envelope.requires8BitMIME && !capabilities.supports8BitMIME {
-            return .transactionFailed(
+            return .failure(
                 SMTPError(
                     code: "smtp.8bitmime_unsupported", classification: .permanent, phase: .mail,
                     message: "the message is 8-bit and the server does not offer 8BITMIME"))
         }
         if let limit = capabilities.maximumSize, size > limit {
-            return .transactionFailed(
+            return .failure(
                 SMTPError(
                     code: "smtp.message_too_large", classification: .tooLarge, phase: .mail,
                     message: "the message is \(size) octets and the server accepts at most \(limit) (SIZE)"))
@@ -118,7 +156,7 @@ extension SMTPStateMachine {
             let validNotify = dsn.notify.allSatisfy { ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains($0.uppercased()) }
             let validReturn = dsn.returnContent.map { ["FULL", "HDRS"].contains($0.uppercased()) } ?? true
             guard validNotify, validReturn else {
-                return .transactionFailed(
+                return .failure(
                     SMTPError(
                         code: "smtp.invalid_argument", classification: .permanent, phase: .mail,
                         message: "DSN NOTIFY must be NEVER, SUCCESS, FAILURE or DELAY and RET must be FULL or HDRS"))
@@ -132,9 +170,7 @@ extension SMTPStateMachine {
         let commands =
             [SMTPCommand.mail(from: envelope.sender, parameters: mailParameters)]
             + envelope.recipients.map { SMTPCommand.recipient(to: $0, parameters: recipientParameters) }
-        let transaction = Transaction(envelope: envelope, commands: commands, pipelined: capabilities.supportsPipelining)
-        state = .transaction(transaction)
-        return transaction.pipelined ? .sendPipelined(commands + [.data]) : .send(commands[0])
+        return .success(Transaction(envelope: envelope, commands: commands, pipelined: capabilities.supportsPipelining))
     }
 
     mutating func afterTransactionStep(_ transaction: Transaction, _ step: Transaction.Step) -> Action {
@@ -150,11 +186,21 @@ extension SMTPStateMachine {
             state = .resetting(error)
             return .send(.rset)
         case .succeeded(let result):
-            state = .ready
+            promoteFollower()
             return .transactionSucceeded(result)
         case .failed(let error):
-            state = .ready
+            promoteFollower()
             return .transactionFailed(error)
+        }
+    }
+
+    /// After a final reply: the pipelined follower's replies come next, or the session is idle.
+    private mutating func promoteFollower() {
+        if let follower {
+            state = .transaction(follower)
+            self.follower = nil
+        } else {
+            state = .ready
         }
     }
 

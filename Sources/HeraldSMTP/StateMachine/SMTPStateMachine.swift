@@ -59,6 +59,9 @@ struct SMTPStateMachine {
     var state: State = .awaitingGreeting
     private(set) var capabilities: SMTPCapabilities?
     private(set) var tlsActive = false
+    /// A transaction whose commands went out behind the current message's content; see
+    /// `transactionRequestedBehindContent`. Written only by the machine, like `state`.
+    var follower: Transaction?
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -207,6 +210,7 @@ struct SMTPStateMachine {
 
     mutating func fail(_ error: SMTPError) -> Action {
         state = .closed
+        follower = nil
         return .close(error)
     }
 
