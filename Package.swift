@@ -49,6 +49,8 @@ let package = Package(
             name: "HeraldStore",
             dependencies: [
                 "HeraldMIME",
+                // For the SQLite it bundles (module VaporCSQLite): HeraldStore calls SQLite's C API
+                // itself, to keep prepared statements and choose the thread (SQLiteHandle.swift).
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -157,7 +159,6 @@ let package = Package(
             dependencies: [
                 "HeraldStore", "HeraldTestSupport", "herald-store-probe",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "SQLiteNIO", package: "sqlite-nio"),
             ]
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import HeraldStore
 import Logging
 import PostgresNIO
 import SQLiteNIO
+import VaporCSQLite
 
 /// Round-trip costs of the two drivers, to see where a store operation's time goes.
 struct StoreMicroBenchmark {
@@ -14,6 +15,19 @@ struct StoreMicroBenchmark {
         let n = 2000
         var elapsed = try await clock.measure { for _ in 0..<n { _ = try await connection.query("SELECT 1", []) } }
         print("sqlite-nio SELECT 1: \(elapsed.seconds / Double(n) * 1e6) us")
+        var raw: OpaquePointer?
+        _ = sqlite_nio_sqlite3_open_v2(path, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        var statement: OpaquePointer?
+        _ = sqlite_nio_sqlite3_prepare_v2(raw, "SELECT 1", -1, &statement, nil)
+        elapsed = clock.measure {
+            for _ in 0..<n {
+                _ = sqlite_nio_sqlite3_step(statement)
+                _ = sqlite_nio_sqlite3_reset(statement)
+            }
+        }
+        print("raw cached SELECT 1: \(elapsed.seconds / Double(n) * 1e6) us")
+        sqlite_nio_sqlite3_finalize(statement)
+        sqlite_nio_sqlite3_close(raw)
         _ = try await connection.query("PRAGMA journal_mode=WAL", [])
         _ = try await connection.query("PRAGMA synchronous=FULL", [])
         _ = try await connection.query("CREATE TABLE t (a INTEGER, b TEXT)", [])

@@ -19,7 +19,7 @@ extension QueueWriter {
         var tags: [SQLValue] = []
         var positionByUID: [String: Int] = [:]
         for (position, message) in batch.enumerated() {
-            let uid = UUID().uuidString
+            let uid = RowTag.next()
             positionByUID[uid] = position
             binds += Self.insertBinds(message, uid: uid)
             for (kind, addresses) in [("to", message.to), ("cc", message.cc), ("bcc", message.bcc)] {

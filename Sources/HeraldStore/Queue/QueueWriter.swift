@@ -242,7 +242,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         binds.reserveCapacity(messages.count * 21)
         var indexByUID: [String: (index: Int, position: Int)] = [:]
         for (position, (message, index)) in zip(messages, indices).enumerated() {
-            let uid = UUID().uuidString
+            let uid = RowTag.next()
             indexByUID[uid] = (index, position)
             binds += Self.insertBinds(message, uid: uid)
         }

@@ -3,7 +3,6 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import SQLiteNIO
 import ServiceLifecycle
 
 /// SQLite under `SQLStore`: one file, WAL, one writer connection and a few readers.
@@ -11,10 +10,14 @@ import ServiceLifecycle
 /// Writes run in `BEGIN IMMEDIATE` transactions, one at a time in this process. When another
 /// process holds the write lock, SQLite answers "busy" at once (`busy_timeout` is 0) and the
 /// transaction is retried here, with an async back-off, until `busyDeadline`: a waiting writer
-/// never blocks one of the threads that run SQLite calls, so the holder can always finish.
-/// "database is locked" never reaches a caller: past the deadline the error is
-/// `StoreError.unavailable`. The connections run on the backend's own thread pool, one thread
-/// per connection.
+/// never blocks a thread, so the holder can always finish. "database is locked" never reaches a
+/// caller: past the deadline the error is `StoreError.unavailable`.
+///
+/// Inside a write transaction the statements are short (the queue's inserts, claims and
+/// settlements, on prepared statements) and run on the task that holds the write lock: a hop to
+/// another thread and back would cost more than the statement. What waits for the disk (COMMIT
+/// and its fsync, a single-statement write) runs on the backend's own thread pool, and so do
+/// reads, which can be long (listings, statistics): neither holds up Swift's shared threads.
 public final class SQLiteBackend: SQLBackend {
     /// How hard a commit pushes to disk (SQLite's `synchronous`).
     public enum Synchronous: String, Sendable {
@@ -45,14 +48,14 @@ public final class SQLiteBackend: SQLBackend {
     let configuration: Configuration
     let logger: Logger
     private let threadPool: NIOThreadPool
-    private let writer: SQLiteConnection
-    private let readers: [SQLiteConnection]
+    private let writer: SQLiteHandle
+    private let readers: [SQLiteHandle]
     private let nextReader = NIOLockedValueBox(0)
     private let writeLock = AsyncMutex()
     private let signal = WorkSignal()
 
     private init(
-        configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteConnection, readers: [SQLiteConnection]
+        configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteHandle, readers: [SQLiteHandle]
     ) {
         self.configuration = configuration
         self.logger = logger
@@ -63,39 +66,41 @@ public final class SQLiteBackend: SQLBackend {
 
     /// Opens (creating if needed) the database file and sets WAL and `synchronous`.
     public static func open(_ configuration: Configuration, logger: Logger) async throws -> SQLiteBackend {
+        // A thread per reader, and one for the writer's commits.
         let threadPool = NIOThreadPool(numberOfThreads: configuration.readers + 1)
         threadPool.start()
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
-        func connect(cacheKiB: Int) async throws -> SQLiteConnection {
-            let connection = try await SQLiteConnection.open(
-                storage: .file(path: configuration.path), threadPool: threadPool, logger: logger, on: eventLoop)
-            // busy_timeout = 0 replaces sqlite-nio's spinning busy handler: "busy" comes back at
-            // once and `withBusyRetry` waits without holding a thread.
+        var handles: [SQLiteHandle] = []
+        func connect(cacheKiB: Int) throws -> SQLiteHandle {
+            let handle = try SQLiteHandle(path: configuration.path)
+            handles.append(handle)
+            // busy_timeout = 0: "busy" comes back at once and `withBusyRetry` waits without
+            // holding a thread.
             let pragmas = [
                 "PRAGMA busy_timeout = 0", "PRAGMA synchronous = \(configuration.synchronous.rawValue)", "PRAGMA foreign_keys = ON",
                 "PRAGMA cache_size = -\(cacheKiB)", "PRAGMA temp_store = MEMORY",
             ]
-            for pragma in pragmas { _ = try await connection.query(pragma, []) }
-            return connection
+            for pragma in pragmas { _ = try handle.execute(pragma, []) }
+            return handle
         }
         do {
-            // The writer claims, so it gets a 64 MB page cache (SQLite's default is 2 MB): a long
-            // queue's index pages stay in memory. Readers get 16 MB each, which bounds the process.
-            let writer = try await connect(cacheKiB: 65_536)
+            // The writer keeps SQLite's default 2 MB page cache: the end of every write
+            // transaction walks the cache (pcache1Truncate), and with 64 MB that walk was a tenth
+            // of the enqueue path. The claim reads only the head of its index, which stays cached.
+            // Readers get 16 MB each for listings and statistics.
+            let writer = try connect(cacheKiB: 2048)
             let mode = try await withBusyRetry(deadline: configuration.busyDeadline) {
-                try await writer.query("PRAGMA journal_mode = WAL", []).first?.column("journal_mode")?.string
+                try writer.execute("PRAGMA journal_mode = WAL", []).first?.optionalText("journal_mode")
             }
             guard mode?.lowercased() == "wal" else {
                 throw StoreError(.configuration, "SQLite could not switch \(configuration.path) to WAL mode")
             }
-            var readers: [SQLiteConnection] = []
-            for _ in 0..<configuration.readers { readers.append(try await connect(cacheKiB: 16_384)) }
+            var readers: [SQLiteHandle] = []
+            for _ in 0..<configuration.readers { readers.append(try connect(cacheKiB: 16_384)) }
             return SQLiteBackend(configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers)
-        } catch let error as StoreError {
-            try? await threadPool.shutdownGracefully()
-            throw error
         } catch {
+            for handle in handles { handle.close() }
             try? await threadPool.shutdownGracefully()
+            if let error = error as? StoreError { throw error }
             logger.error("could not open the SQLite database", metadata: ["store.path": "\(configuration.path)", "error": "\(error)"])
             throw StoreError(.configuration, "could not open the SQLite database at \(configuration.path)")
         }
@@ -105,11 +110,12 @@ public final class SQLiteBackend: SQLBackend {
         try await writeLock.withLock {
             try await mapErrors {
                 try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
-                    let connection = Connection(connection: writer)
+                    let connection = Connection.inline(writer)
                     _ = try await connection.query("BEGIN IMMEDIATE", [])
                     do {
                         let result = try await body(connection)
-                        _ = try await connection.query("COMMIT", [])
+                        // The commit waits for the disk (fsync), so it leaves the task's thread.
+                        _ = try await Connection.onThreadPool(writer, threadPool).query("COMMIT", [])
                         return result
                     } catch {
                         _ = try? await connection.query("ROLLBACK", [])
@@ -124,7 +130,7 @@ public final class SQLiteBackend: SQLBackend {
         try await writeLock.withLock {
             try await mapErrors {
                 try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
-                    try await Connection(connection: writer).query(sql, binds)
+                    try await Connection.onThreadPool(writer, threadPool).query(sql, binds)
                 }
             }
         }
@@ -136,7 +142,9 @@ public final class SQLiteBackend: SQLBackend {
             return readers[index]
         }
         return try await mapErrors {
-            try await Self.withBusyRetry(deadline: configuration.busyDeadline) { try await body(Connection(connection: reader)) }
+            try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
+                try await body(Connection.onThreadPool(reader, threadPool))
+            }
         }
     }
 
@@ -161,10 +169,9 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     /// Closes every connection; the backend is unusable afterwards. Runs to the end even in a
-    /// cancelled task (the future-based close does not observe cancellation), since an unclosed
-    /// connection would leak its file handle.
+    /// cancelled task, since an unclosed connection would leak its file handle.
     public func close() async throws {
-        for connection in readers + [writer] where !connection.isClosed { try await connection.close().get() }
+        for handle in readers + [writer] { handle.close() }
         try await threadPool.shutdownGracefully()
     }
 
@@ -176,7 +183,7 @@ public final class SQLiteBackend: SQLBackend {
         while true {
             do {
                 return try await operation()
-            } catch let error as SQLiteError where error.isBusy {
+            } catch let error as SQLiteFailure where error.isBusy {
                 guard clock.now < giveUp else {
                     throw StoreError(.unavailable, "the SQLite database stayed busy for \(deadline); another process holds it")
                 }
@@ -190,59 +197,30 @@ public final class SQLiteBackend: SQLBackend {
     private func mapErrors<T>(_ operation: () async throws -> T) async throws -> T {
         do {
             return try await operation()
-        } catch let error as SQLiteError {
-            switch error.reason {
-            case .constraintUniqueFailed, .constraintPrimaryKeyFailed:
-                throw StoreError(.alreadyExists, "a record with the same unique key exists")
-            case .full, .ioError, .ioErrorFailedWrite, .ioErrorFailedSync, .readOnly, .cantOpen:
+        } catch let error as SQLiteFailure {
+            if error.isUniqueViolation { throw StoreError(.alreadyExists, "a record with the same unique key exists") }
+            if error.isStorageFailure {
                 logger.error("SQLite could not write", metadata: ["error": "\(error)"])
                 throw StoreError(.unavailable, "the SQLite database could not be written (disk full, read-only or an I/O error)")
-            default:
-                logger.error("SQLite refused a statement", metadata: ["error": "\(error)"])
-                throw StoreError(.database, "the database refused a statement; see the log")
             }
+            logger.error("SQLite refused a statement", metadata: ["error": "\(error)"])
+            throw StoreError(.database, "the database refused a statement; see the log")
         }
     }
 
-    /// A connection as `SQLStore` sees it.
-    struct Connection: SQLConnection {
-        let connection: SQLiteConnection
+    /// A connection as `SQLStore` sees it: the writer runs statements on the calling task, a
+    /// reader on the thread pool.
+    enum Connection: SQLConnection {
+        case inline(SQLiteHandle)
+        case onThreadPool(SQLiteHandle, NIOThreadPool)
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-            let rows = try await connection.query(sql, binds.map(Self.sqliteData))
-            guard let first = rows.first else { return [] }
-            let columns = SQLColumns(names: first.columns.map(\.name))
-            return rows.map { row in SQLRow(columns: columns, values: row.columns.map { Self.value($0.data) }) }
-        }
-
-        static func sqliteData(_ value: SQLValue) -> SQLiteData {
-            switch value {
-            case .null: .null
-            case .integer(let value): .integer(SQLiteInt64(value))
-            case .real(let value): .float(value)
-            case .text(let value): .text(value)
-            case .blob(let bytes): .blob(ByteBuffer(bytes: bytes))
-            case .bool(let value): .integer(value ? 1 : 0)
+            switch self {
+            case .inline(let handle):
+                return try handle.execute(sql, binds)
+            case .onThreadPool(let handle, let threadPool):
+                return try await threadPool.runIfActive { try handle.execute(sql, binds) }
             }
-        }
-
-        static func value(_ data: SQLiteData) -> SQLValue {
-            switch data {
-            case .null: .null
-            case .integer(let value): .integer(Int64(value))
-            case .float(let value): .real(value)
-            case .text(let value): .text(value)
-            case .blob(let buffer): .blob(Array(buffer.readableBytesView))
-            }
-        }
-    }
-}
-
-extension SQLiteError {
-    var isBusy: Bool {
-        switch reason {
-        case .busy, .locked, .busyTimeout, .busyInRecovery, .busyInSnapshot, .lockedBySharedCache: true
-        default: false
         }
     }
 }

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+@testable import HeraldStore
+
+/// Herald's own SQLite connection: values go in and come back exactly, cached statements stay
+/// correct when the cache turns over, and SQLite's errors keep their meaning.
+@Suite("SQLite connection")
+struct SQLiteHandleTests {
+    static func withHandle(_ body: (SQLiteHandle) throws -> Void) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("handle-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try SQLiteHandle(path: path)
+        defer { handle.close() }
+        try body(handle)
+    }
+
+    @Test func valuesRoundTripExactly() throws {
+        try Self.withHandle { handle in
+            _ = try handle.execute("CREATE TABLE t (n INTEGER, r REAL, s TEXT, b BLOB, z)", [])
+            let rows: [[SQLValue]] = [
+                [.integer(Int64.min), .real(-0.5), .text(""), .blob([]), .null],
+                [.integer(Int64.max), .real(1e300), .text("nul\u{0}inside 系统 😀"), .blob([0, 255, 0]), .bool(true)],
+            ]
+            for row in rows { _ = try handle.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?)", row) }
+            let read = try handle.execute("SELECT n, r, s, b, z FROM t ORDER BY rowid", [])
+            #expect(read.map(\.values) == [rows[0], [rows[1][0], rows[1][1], rows[1][2], rows[1][3], .integer(1)]])
+            #expect(try handle.execute("SELECT typeof(b) AS kind FROM t", []).map { $0["kind"] } == [.text("blob"), .text("blob")])
+        }
+    }
+
+    @Test func cachedStatementsStayCorrectWhenTheCacheTurnsOver() throws {
+        try Self.withHandle { handle in
+            // More distinct statements than the cache keeps, then the first ones again: each must
+            // still answer for its own SQL and its own binds.
+            for round in 0..<2 {
+                for number in 0..<100 {
+                    let rows = try handle.execute("SELECT ? + \(number) AS total", [.integer(Int64(round))])
+                    #expect(rows.first?["total"] == .integer(Int64(number + round)))
+                }
+            }
+        }
+    }
+
+    @Test func errorsKeepTheirMeaningAndLeaveTheStatementUsable() throws {
+        try Self.withHandle { handle in
+            _ = try handle.execute("CREATE TABLE u (k TEXT PRIMARY KEY)", [])
+            let insert = "INSERT INTO u VALUES (?)"
+            _ = try handle.execute(insert, [.text("a")])
+            #expect {
+                try handle.execute(insert, [.text("a")])
+            } throws: { error in
+                (error as? SQLiteFailure)?.isUniqueViolation == true
+            }
+            _ = try handle.execute(insert, [.text("b")])
+            #expect(try handle.execute("SELECT count(*) AS n FROM u", []).first?["n"] == .integer(2))
+            #expect(throws: SQLiteFailure.self) { try handle.execute("SELEKT 1", []) }
+            handle.close()
+            #expect(throws: SQLiteFailure.self) { try handle.execute("SELECT 1", []) }
+        }
+    }
+}
