@@ -49,6 +49,9 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public let dialect = SQLDialect.postgres
+    /// Batches commit on several pooled connections at once: while one waits for its WAL flush,
+    /// the next executes.
+    public let parallelCommits = 2
     static let channel = "herald_queue"
     let client: PostgresClient
     let configuration: Configuration

@@ -83,6 +83,30 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     }
 }
 
+/// Group committers side by side, used in turn. On a database that runs transactions in
+/// parallel (PostgreSQL), one batch executes while another waits for its WAL flush and a third
+/// forms, instead of every batch waiting for the one before it.
+final class ParallelGroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
+    private let lanes: [GroupCommitter<Item, Output>]
+    private let nextLane = NIOLockedValueBox(0)
+
+    init(lanes: Int, maxBatch: Int, commit: @escaping GroupCommitter<Item, Output>.Commit) {
+        self.lanes = (0..<max(1, lanes)).map { _ in GroupCommitter(maxBatch: maxBatch, commit: commit) }
+    }
+
+    var statistics: (batches: Int, items: Int) {
+        lanes.map(\.statistics).reduce((0, 0)) { ($0.0 + $1.batches, $0.1 + $1.items) }
+    }
+
+    func submit(_ item: Item) async throws -> Output {
+        let lane = nextLane.withLockedValue { next in
+            defer { next = (next + 1) % lanes.count }
+            return next
+        }
+        return try await lanes[lane].submit(item)
+    }
+}
+
 /// What a waiting caller is told: its result, or that it leads the next commit.
 private enum TicketOutcome<Output: Sendable>: Sendable {
     case done(Result<Output, any Error>)

@@ -7,6 +7,9 @@ import Foundation
 public protocol SQLBackend: Sendable {
     /// The SQL spellings that differ between backends.
     var dialect: SQLDialect { get }
+    /// How many batched commits (enqueues, settlements) may run at once: 1 where writes take
+    /// turns anyway (SQLite), more where transactions run in parallel (PostgreSQL).
+    var parallelCommits: Int { get }
 
     /// Runs `body` in a write transaction and commits it. Writers take turns; if the database is
     /// busy (another process) or a transaction must be retried (a serialisation failure), the

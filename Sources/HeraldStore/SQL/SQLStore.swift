@@ -26,8 +26,8 @@ public final class SQLStore<Backend: SQLBackend>: Store {
     let options: StoreOptions
     let logger: Logger
     let queries: Queries
-    let enqueues: GroupCommitter<NewMessage, EnqueueResult>
-    let settlements: GroupCommitter<Settlement, MessageRecord>
+    let enqueues: ParallelGroupCommitter<NewMessage, EnqueueResult>
+    let settlements: ParallelGroupCommitter<Settlement, MessageRecord>
 
     /// A store over `backend`, sealing account secrets with `secretKey`.
     public init(backend: Backend, secretKey: SecretKey, options: StoreOptions = StoreOptions(), logger: Logger) {
@@ -38,8 +38,9 @@ public final class SQLStore<Backend: SQLBackend>: Store {
         let queries = Queries(dialect: backend.dialect)
         self.queries = queries
         let writer = QueueWriter(backend: backend, queries: queries, options: options)
-        self.enqueues = GroupCommitter(maxBatch: options.maxBatch) { await writer.commit(enqueues: $0) }
-        self.settlements = GroupCommitter(maxBatch: options.maxBatch) { await writer.commit(settlements: $0) }
+        let lanes = backend.parallelCommits
+        self.enqueues = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch) { await writer.commit(enqueues: $0) }
+        self.settlements = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch) { await writer.commit(settlements: $0) }
     }
 
     /// Runs the backend's background work until cancelled or shut down gracefully.

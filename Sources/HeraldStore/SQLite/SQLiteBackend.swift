@@ -45,6 +45,8 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     public let dialect = SQLDialect.sqlite
+    /// One writer: batches take turns.
+    public let parallelCommits = 1
     let configuration: Configuration
     let logger: Logger
     private let threadPool: NIOThreadPool

@@ -1,0 +1,58 @@
+import NIOConcurrencyHelpers
+import Testing
+
+@testable import HeraldStore
+
+/// The batching behind enqueue and settle: every caller gets its own result, concurrent callers
+/// share commits, and parallel lanes really commit side by side.
+@Suite("Group commit")
+struct GroupCommitterTests {
+    /// A commit that doubles each item, takes a moment, and records how many commits overlapped.
+    final class Recorder: Sendable {
+        private let state = NIOLockedValueBox((running: 0, mostAtOnce: 0, batches: [[Int]]()))
+
+        var mostAtOnce: Int { state.withLockedValue { $0.mostAtOnce } }
+        var batches: [[Int]] { state.withLockedValue { $0.batches } }
+
+        func commit(_ items: [Int]) async -> [Result<Int, any Error>] {
+            state.withLockedValue { state in
+                state.running += 1
+                state.mostAtOnce = max(state.mostAtOnce, state.running)
+                state.batches.append(items)
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+            state.withLockedValue { $0.running -= 1 }
+            return items.map { $0 < 0 ? .failure(StoreError(.invalidArgument, "negative")) : .success($0 * 2) }
+        }
+    }
+
+    static func submitAll(_ items: [Int], to submit: @escaping @Sendable (Int) async throws -> Int) async -> [Int: Int?] {
+        await withTaskGroup(of: (Int, Int?).self) { group in
+            for item in items { group.addTask { (item, try? await submit(item)) } }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+    }
+
+    @Test func concurrentCallersShareCommitsAndEachGetsItsOwnResult() async {
+        let recorder = Recorder()
+        let committer = GroupCommitter<Int, Int>(maxBatch: 16) { await recorder.commit($0) }
+        let items = Array(-5..<60)
+        let results = await Self.submitAll(items) { try await committer.submit($0) }
+        for item in items { #expect(results[item] == (item < 0 ? nil : item * 2)) }
+        #expect(recorder.mostAtOnce == 1, "one lane commits one batch at a time")
+        #expect(recorder.batches.count < items.count, "callers shared commits")
+        #expect(recorder.batches.allSatisfy { $0.count <= 16 })
+        #expect(recorder.batches.flatMap { $0 }.sorted() == items, "every item was committed once")
+    }
+
+    @Test func parallelLanesCommitSideBySide() async {
+        let recorder = Recorder()
+        let committer = ParallelGroupCommitter<Int, Int>(lanes: 2, maxBatch: 16) { await recorder.commit($0) }
+        let items = Array(0..<80)
+        let results = await Self.submitAll(items) { try await committer.submit($0) }
+        for item in items { #expect(results[item] == item * 2) }
+        #expect(recorder.mostAtOnce == 2)
+        #expect(recorder.batches.flatMap { $0 }.sorted() == items)
+        #expect(committer.statistics.items == items.count)
+    }
+}
