@@ -51,14 +51,15 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "Seconds in-flight messages may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
     var drainTimeout = Int(ProcessInfo.processInfo.environment["HERALD_DRAIN_TIMEOUT"] ?? "") ?? 20
     @Option(help: "A URL that receives a JSON POST when an account's breaker opens (HERALD_ALERT_WEBHOOK).")
-    var alertWebhook: String? = ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]
+    var alertWebhook: String?
     @Flag(help: "Do not apply database migrations at start-up.") var noMigrate = false
 
     func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {
         var smtp = SMTPChannel.Options()
         smtp.pool.maxConnections = max(1, connectionsPerAccount)
         let configuration = DeliveryConfiguration(concurrency: concurrency, drainTimeout: .seconds(max(0, drainTimeout)))
-        let alerts = AccountAlerts(store: store, webhook: alertWebhook.flatMap(URL.init(string:)), logger: logger)
+        let webhook = alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]
+        let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
         return DeliveryWorker(
             store: store, channels: [SMTPChannel(store: store, options: smtp, logger: logger), SandboxChannel(store: store)],
             configuration: configuration, alerts: alerts, logger: logger)
