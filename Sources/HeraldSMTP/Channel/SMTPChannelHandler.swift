@@ -145,7 +145,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
         }
         promise?.succeed()
         if case .closed = machine.state {
-            end(request, error: nil)
+            end(request)
         } else if pending == nil && machine.isReady {
             start(request, context: context)
         } else {
@@ -171,12 +171,10 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     }
 
     /// Fails a request that never got its turn; a QUIT on an ended session is simply done.
-    private func end(_ request: Pending, error: SMTPError?) {
-        let failure =
-            error
-            ?? SMTPError(
-                code: "smtp.connection_closed", classification: .network, phase: .mail,
-                message: "the session ended before this message was sent")
+    private func end(_ request: Pending) {
+        let failure = SMTPError(
+            code: "smtp.connection_closed", classification: .network, phase: .mail,
+            message: "the session ended before this message was sent")
         switch request {
         case .delivery(let delivery): delivery.promise.fail(failure)
         case .noop(let promise): promise.fail(failure)
@@ -288,9 +286,9 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             case nil: break
             }
             // What had not been answered yet was never delivered: its content was not sent.
-            if let follower { end(.delivery(follower), error: nil) }
+            if let follower { end(.delivery(follower)) }
             follower = nil
-            while let waiting = queue.popFirst() { end(waiting, error: nil) }
+            while let waiting = queue.popFirst() { end(waiting) }
             if let error { logger.debug("SMTP session ended", metadata: ["smtp.error": "\(error.code)"]) }
         }
     }
