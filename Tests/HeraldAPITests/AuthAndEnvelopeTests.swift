@@ -34,7 +34,8 @@ import Testing
 
     @Test func aKeyOverItsRateLimitGets429WithRetryAfter() async throws {
         var configuration = APIConfiguration()
-        configuration.rateLimitPerSecond = 0.5
+        // A token every 100 s: however slowly the four requests run, the fourth finds none.
+        configuration.rateLimitPerSecond = 0.01
         configuration.rateLimitBurst = 3
         try await APIHarness.withAPI(configuration: configuration) { api, _ in
             for _ in 0..<3 { #expect(try await api.call(.get, "/api/v1/messages").status == .ok) }

@@ -34,7 +34,7 @@ struct SQLiteHandleTests {
             // More distinct statements than the cache keeps, then the first ones again: each must
             // still answer for its own SQL and its own binds.
             for round in 0..<2 {
-                for number in 0..<100 {
+                for number in 0..<300 {
                     let rows = try handle.execute("SELECT ? + \(number) AS total", [.integer(Int64(round))])
                     #expect(rows.first?["total"] == .integer(Int64(number + round)))
                 }

@@ -13,11 +13,12 @@ import ServiceLifecycle
 /// never blocks a thread, so the holder can always finish. "database is locked" never reaches a
 /// caller: past the deadline the error is `StoreError.unavailable`.
 ///
-/// Inside a write transaction the statements are short (the queue's inserts, claims and
-/// settlements, on prepared statements) and run on the task that holds the write lock: a hop to
-/// another thread and back would cost more than the statement. What waits for the disk (COMMIT
-/// and its fsync, a single-statement write) runs on the backend's own thread pool, and so do
-/// reads, which can be long (listings, statistics): neither holds up Swift's shared threads.
+/// Inside a write transaction the queue's statements are short (inserts, claims, settlements,
+/// on prepared statements) and run on the task that holds the write lock: a hop to another
+/// thread and back would cost more than the statement. What waits for the disk (COMMIT and its
+/// fsync, a single-statement write), a statement met for the first time (a migration's DDL) and
+/// every read (listings and statistics can be long) run on the backend's own thread pool, so
+/// that they do not hold up Swift's shared threads.
 public final class SQLiteBackend: SQLBackend {
     /// How hard a commit pushes to disk (SQLite's `synchronous`).
     public enum Synchronous: String, Sendable {
@@ -112,7 +113,7 @@ public final class SQLiteBackend: SQLBackend {
         try await writeLock.withLock {
             try await mapErrors {
                 try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
-                    let connection = Connection.inline(writer)
+                    let connection = Connection.writer(writer, threadPool)
                     _ = try await connection.query("BEGIN IMMEDIATE", [])
                     do {
                         let result = try await body(connection)
@@ -210,17 +211,19 @@ public final class SQLiteBackend: SQLBackend {
         }
     }
 
-    /// A connection as `SQLStore` sees it: the writer runs statements on the calling task, a
-    /// reader on the thread pool.
+    /// A connection as `SQLStore` sees it. Inside a write transaction a statement that ran
+    /// before (the queue's, over and over) runs on the calling task; one met for the first time
+    /// (a migration's DDL, a rare statement) is prepared and run on the thread pool, like every
+    /// statement of a reader.
     enum Connection: SQLConnection {
-        case inline(SQLiteHandle)
+        case writer(SQLiteHandle, NIOThreadPool)
         case onThreadPool(SQLiteHandle, NIOThreadPool)
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
             switch self {
-            case .inline(let handle):
+            case .writer(let handle, _) where handle.hasPrepared(sql):
                 return try handle.execute(sql, binds)
-            case .onThreadPool(let handle, let threadPool):
+            case .writer(let handle, let threadPool), .onThreadPool(let handle, let threadPool):
                 return try await threadPool.runIfActive { try handle.execute(sql, binds) }
             }
         }

@@ -24,9 +24,9 @@ final class SQLiteHandle: @unchecked Sendable {
     private var database: OpaquePointer?
     private var statements: [String: Prepared] = [:]
     private var uses: UInt64 = 0
-    /// Prepared statements kept; batch statements differ by their row count, so a few dozen
-    /// cover the queue's working set.
-    private let cacheLimit = 64
+    /// Prepared statements kept. Batch statements differ by their row count (a few per batch
+    /// size), so the queue's working set is up to about a hundred.
+    private let cacheLimit = 128
 
     /// Opens (creating if needed) the database file.
     init(path: String) throws(SQLiteFailure) {
@@ -54,6 +54,9 @@ final class SQLiteHandle: @unchecked Sendable {
             database = nil
         }
     }
+
+    /// True when `sql` is among the prepared statements: it has run before on this connection.
+    func hasPrepared(_ sql: String) -> Bool { lock.withLock { statements[sql] != nil } }
 
     /// Runs one statement with `binds` and returns its rows. Blocks for as long as SQLite takes;
     /// throws `SQLiteFailure`.
