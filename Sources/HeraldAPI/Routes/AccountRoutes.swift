@@ -59,23 +59,15 @@ struct AccountRoutes {
         func settings() throws -> AccountSettings {
             var problems: [APIError.FieldError] = []
             var settings: AccountSettings
-            if let provider {
-                do {
-                    settings = try ProviderPreset.named(provider, region: region).settings(
-                        name: name, email: email, displayName: displayName)
-                } catch {
-                    throw APIError.validation([.init(field: "provider", reason: error.message)])
-                }
-                if let smtpHost { settings.smtpHost = smtpHost }
-                if let smtpPort { settings.smtpPort = smtpPort }
-            } else {
-                guard let smtpHost, !smtpHost.isEmpty else {
-                    throw APIError.validation([.init(field: "smtp_host", reason: "is required without provider")])
-                }
-                let port = smtpPort ?? 587
-                settings = AccountSettings(
-                    name: name, email: email, displayName: displayName, smtpHost: smtpHost, smtpPort: port,
-                    security: port == 465 ? .tls : .starttls)
+            do {
+                // Without a provider an empty host counts as none.
+                let host = provider == nil && smtpHost?.isEmpty == true ? nil : smtpHost
+                settings = try AccountSettings.forNewAccount(
+                    provider: provider, region: region, host: host, port: smtpPort, name: name, email: email, displayName: displayName)
+            } catch {
+                let field = error.code == "delivery.host_required" ? "smtp_host" : "provider"
+                let reason = field == "smtp_host" ? "is required without provider" : error.message
+                throw APIError.validation([.init(field: field, reason: reason)])
             }
             if let security {
                 guard let value = AccountSecurity(rawValue: security.lowercased()) else {

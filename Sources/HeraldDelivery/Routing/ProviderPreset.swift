@@ -1,3 +1,4 @@
+import HeraldSMTP
 import HeraldStore
 
 /// Host, port, security and rules of a well-known mail provider, so that an account needs only
@@ -116,4 +117,32 @@ public struct ProviderPreset: Sendable, Hashable {
             name: "mailgun", host: "smtp.mailgun.org", port: 587, security: .starttls, senderRule: .any,
             note: "Use the domain's SMTP credentials; EU domains use smtp.eu.mailgun.org."),
     ]
+}
+
+extension AccountSettings {
+    /// A new account's connection settings: a provider preset, whose host and port `host` and
+    /// `port` may override, or else `host` and `port` (587 when not given) with the security the
+    /// SMTP client infers from the port (465: tls, otherwise starttls). Used by `POST /accounts`
+    /// and `herald accounts add`, which add the rest.
+    ///
+    /// Throws the preset's error for an unknown provider or a missing region, and
+    /// `delivery.host_required` when neither a provider nor a host is given.
+    public static func forNewAccount(
+        provider: String?, region: String?, host: String?, port: Int?, name: String, email: String, displayName: String?
+    ) throws(DeliveryError) -> AccountSettings {
+        if let provider {
+            var settings = try ProviderPreset.named(provider, region: region).settings(name: name, email: email, displayName: displayName)
+            if let host { settings.smtpHost = host }
+            if let port { settings.smtpPort = port }
+            return settings
+        }
+        guard let host else {
+            throw DeliveryError(
+                code: "delivery.host_required", errorClass: .permanent, message: "an account needs an SMTP host or a provider preset")
+        }
+        let port = port ?? 587
+        return AccountSettings(
+            name: name, email: email, displayName: displayName, smtpHost: host, smtpPort: port,
+            security: SMTPSecurity.inferred(fromPort: port) == .tls ? .tls : .starttls)
+    }
 }

@@ -114,20 +114,12 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func makeSettings() throws -> AccountSettings {
             var settings: AccountSettings
-            if let provider {
-                do {
-                    settings = try ProviderPreset.named(provider, region: region).settings(
-                        name: name, email: email, displayName: displayName)
-                } catch {
-                    throw ValidationError(error.message)
-                }
-                if let host { settings.smtpHost = host }
-                if let port { settings.smtpPort = port }
-            } else {
-                guard let host else { throw ValidationError("give --host (and --port), or --provider") }
-                settings = AccountSettings(
-                    name: name, email: email, displayName: displayName, smtpHost: host, smtpPort: port ?? 587,
-                    security: (port ?? 587) == 465 ? .tls : .starttls)
+            do {
+                settings = try AccountSettings.forNewAccount(
+                    provider: provider, region: region, host: host, port: port, name: name, email: email, displayName: displayName)
+            } catch {
+                if error.code == "delivery.host_required" { throw ValidationError("give --host (and --port), or --provider") }
+                throw ValidationError(error.message)
             }
             if let security {
                 guard let value = AccountSecurity(rawValue: security.lowercased()) else {
