@@ -221,9 +221,10 @@ public final class SQLiteBackend: SQLBackend {
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
             switch self {
-            case .writer(let handle, _) where handle.hasPrepared(sql):
-                return try handle.execute(sql, binds)
-            case .writer(let handle, let threadPool), .onThreadPool(let handle, let threadPool):
+            case .writer(let handle, let threadPool):
+                if let rows = try handle.executeIfPrepared(sql, binds) { return rows }
+                return try await threadPool.runIfActive { try handle.execute(sql, binds) }
+            case .onThreadPool(let handle, let threadPool):
                 return try await threadPool.runIfActive { try handle.execute(sql, binds) }
             }
         }

@@ -55,31 +55,37 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    /// True when `sql` is among the prepared statements: it has run before on this connection.
-    func hasPrepared(_ sql: String) -> Bool { lock.withLock { statements[sql] != nil } }
-
     /// Runs one statement with `binds` and returns its rows. Blocks for as long as SQLite takes;
     /// throws `SQLiteFailure`.
     func execute(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
-        try lock.withLock {
-            guard let database else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed") }
-            let prepared = try prepare(sql, on: database)
-            let statement = prepared.statement
-            defer {
-                sqlite_nio_sqlite3_reset(statement)
-                sqlite_nio_sqlite3_clear_bindings(statement)
-            }
-            for (offset, value) in binds.enumerated() {
-                let code = Self.bind(value, at: Int32(offset + 1), to: statement)
-                guard code == SQLITE_OK else { throw SQLiteFailure(code: code, message: Self.message(database)) }
-            }
-            var rows: [SQLRow] = []
-            while true {
-                let code = sqlite_nio_sqlite3_step(statement)
-                if code == SQLITE_DONE { return rows }
-                guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, message: Self.message(database)) }
-                rows.append(SQLRow(columns: prepared.columns, values: Self.values(of: statement, count: prepared.columnCount)))
-            }
+        try lock.withLock { try run(sql, binds) }
+    }
+
+    /// Like `execute`, but only when `sql` has run before on this connection (it is prepared,
+    /// so it is quick to run); nil otherwise, and nothing is run.
+    func executeIfPrepared(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow]? {
+        try lock.withLock { statements[sql] == nil ? nil : try run(sql, binds) }
+    }
+
+    /// The body of `execute`, under the lock.
+    private func run(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
+        guard let database else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed") }
+        let prepared = try prepare(sql, on: database)
+        let statement = prepared.statement
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            sqlite_nio_sqlite3_clear_bindings(statement)
+        }
+        for (offset, value) in binds.enumerated() {
+            let code = Self.bind(value, at: Int32(offset + 1), to: statement)
+            guard code == SQLITE_OK else { throw SQLiteFailure(code: code, message: Self.message(database)) }
+        }
+        var rows: [SQLRow] = []
+        while true {
+            let code = sqlite_nio_sqlite3_step(statement)
+            if code == SQLITE_DONE { return rows }
+            guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, message: Self.message(database)) }
+            rows.append(SQLRow(columns: prepared.columns, values: Self.values(of: statement, count: prepared.columnCount)))
         }
     }
 
