@@ -62,6 +62,53 @@ struct EnqueueTests {
         }
     }
 
+    /// One commit's messages differ in which optional fields they have (on PostgreSQL each
+    /// column of a batch is one array, with NULL elements): each reads back as it was given.
+    @Test(arguments: StoreBackendKind.allCases)
+    func concurrentMixedMessagesReadBackExactly(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let later = Date().addingTimeInterval(3600)
+            let messages = (0..<60).map { index in
+                NewMessage(
+                    requestID: index % 2 == 0 ? "req-\(index)" : nil, from: "sender\(index)@example.com",
+                    to: ["To\(index)@Example.com"], cc: index % 3 == 0 ? ["cc\(index)@example.com"] : [],
+                    bcc: index % 5 == 0 ? ["bcc\(index)@example.com"] : [], subject: index % 4 == 0 ? nil : "s\(index) 【测试】",
+                    templateCode: index % 2 == 1 ? "t\(index % 3)" : nil, templateVariables: index % 2 == 1 ? #"{"n":\#(index)}"# : nil,
+                    mime: index % 7 == 0 ? [] : Array("m\(index)\r\n".utf8), messageIDHeader: index % 3 == 1 ? nil : "\(index)@herald",
+                    fromAccount: index % 4 == 2 ? "backup" : nil, priority: index % 10, sendAt: index % 6 == 0 ? later : nil,
+                    expiresAt: index % 8 == 0 ? later.addingTimeInterval(60) : nil, maxAttempts: 1 + index % 9,
+                    tags: index % 2 == 0 ? ["even", "n\(index)"] : [], metadata: index % 3 == 0 ? ["i": "\(index)"] : [:])
+            }
+            let created = try await withThrowingTaskGroup(of: (Int, MessageRecord).self) { group in
+                for (index, message) in messages.enumerated() {
+                    group.addTask { (index, try await store.enqueue(message).message) }
+                }
+                return try await group.reduce(into: [Int: MessageRecord]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(Set(created.values.map(\.id)).count == messages.count)
+            for (index, new) in messages.enumerated() {
+                let record = try #require(created[index])
+                let read = try #require(try await store.message(id: record.id))
+                #expect(read == record, "the record returned by enqueue is what was stored (message \(index))")
+                #expect(read.requestID == new.requestID && read.from == new.from && read.to == new.to)
+                #expect(read.cc == new.cc && read.bcc == new.bcc && read.subject == new.subject)
+                #expect(read.templateCode == new.templateCode && read.templateVariables == new.templateVariables)
+                #expect(read.messageIDHeader == new.messageIDHeader && read.fromAccount == new.fromAccount)
+                #expect(read.priority == new.priority && read.maxAttempts == new.maxAttempts)
+                #expect(read.sendAt == new.sendAt.map(SQLTime.rounded) && read.expiresAt == new.expiresAt.map(SQLTime.rounded))
+                #expect(read.status == (new.sendAt == nil ? .pending : .scheduled))
+                #expect(read.tags == new.tags && read.metadata == new.metadata)
+                #expect(try await store.messageBytes(id: record.id) == new.mime)
+            }
+            let tagged = try await store.messages(matching: MessageFilter(tag: "even"), limit: 100, cursor: nil)
+            #expect(Set(tagged.messages.map(\.id)) == Set((0..<60).filter { $0 % 2 == 0 }.compactMap { created[$0]?.id }))
+            let copied = try await store.messages(matching: MessageFilter(recipient: "cc3@example.com"), limit: 10, cursor: nil)
+            #expect(copied.messages.map(\.id) == [try #require(created[3]).id])
+            let addressed = try await store.messages(matching: MessageFilter(recipient: "to7@example.com"), limit: 10, cursor: nil)
+            #expect(addressed.messages.map(\.id) == [try #require(created[7]).id], "recipients are found case-insensitively")
+        }
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func sameKeySameRequestReturnsTheOriginal(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in

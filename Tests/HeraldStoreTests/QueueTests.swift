@@ -250,4 +250,26 @@ struct QueueTests {
             #expect(clock.now - started < .seconds(30), "woken by the enqueue, not by the 60 s timeout")
         }
     }
+
+    /// PostgreSQL: a worker on another connection pool (another process) is woken by the NOTIFY
+    /// sent after the enqueue commits, not only by polling.
+    @Test func anEnqueueWakesWorkersOfAnotherProcess() async throws {
+        try await withTestStore(.postgres) { store, database in
+            try await withRunningStore(try await database.openStore()) { other in
+                let clock = ContinuousClock()
+                let started = clock.now
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        while !Task.isCancelled {
+                            _ = try? await store.enqueue(sampleMessage())
+                            try? await Task.sleep(for: .milliseconds(50))
+                        }
+                    }
+                    await other.waitForWork(timeout: .seconds(60))
+                    group.cancelAll()
+                }
+                #expect(clock.now - started < .seconds(30), "woken by the notification, not by the 60 s timeout")
+            }
+        }
+    }
 }

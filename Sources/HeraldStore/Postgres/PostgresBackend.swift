@@ -6,9 +6,15 @@ import ServiceLifecycle
 
 /// PostgreSQL under `SQLStore`, through postgres-nio's `PostgresClient` pool.
 ///
-/// Claims lock rows with `FOR UPDATE SKIP LOCKED`, so any number of processes share one queue;
-/// an enqueue sends `NOTIFY herald_queue` on commit and `run()` keeps one connection listening,
-/// so idle workers anywhere wake at once (they also poll, in case a notification is missed).
+/// Claims lock rows with `FOR UPDATE SKIP LOCKED`, so any number of processes share one queue.
+/// After an enqueue commits, `NOTIFY herald_queue` is sent, and `run()` keeps one connection
+/// listening, so idle workers anywhere wake at once (they also poll, in case a notification is
+/// missed).
+///
+/// The NOTIFY is its own statement, not part of the enqueue: PostgreSQL serialises the commits
+/// of transactions that notify (one global lock, held through the WAL flush), which capped
+/// parallel enqueues at one commit at a time. Notifications are coalesced: while one is being
+/// sent, any number of later requests become one more.
 public final class PostgresBackend: SQLBackend {
     public struct Configuration: Sendable {
         public var client: PostgresClient.Configuration
@@ -57,6 +63,8 @@ public final class PostgresBackend: SQLBackend {
     let configuration: Configuration
     let logger: Logger
     private let signal = WorkSignal()
+    private let notifications: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) =
+        AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     public init(_ configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -69,6 +77,7 @@ public final class PostgresBackend: SQLBackend {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             group.addTask { await self.listen() }
+            group.addTask { await self.sendNotifications() }
             let (stopped, stop) = AsyncStream<Void>.makeStream()
             await withGracefulShutdownHandler {
                 for await _ in stopped {}
@@ -96,6 +105,22 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
+    /// Sends one NOTIFY per request, coalescing the requests made while one is sent, until cancelled.
+    private func sendNotifications() async {
+        for await _ in notifications.stream {
+            do {
+                try await client.withConnection { connection in
+                    _ = try await connection.query("SELECT pg_notify('\(unescaped: Self.channel)', '')", logger: logger)
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning(
+                    "could not notify other processes of new messages; they will find them by polling",
+                    metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+
     public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         try await retryingAbortedTransactions {
             try await client.withTransaction(logger: logger) { connection in
@@ -105,9 +130,11 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await retryingAbortedTransactions {
+        let prepared = Self.preparedBatches[sql]?.init(binds: binds)
+        return try await retryingAbortedTransactions {
             try await client.withConnection { connection in
-                try await Connection(connection: connection, logger: logger).query(sql, binds)
+                if let prepared { return try await prepared.execute(on: connection, logger: logger) }
+                return try await Connection(connection: connection, logger: logger).query(sql, binds)
             }
         }
     }
@@ -137,8 +164,9 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
-    public func notifyWork(on connection: any SQLConnection) async throws {
-        try await connection.query("SELECT pg_notify('\(Self.channel)', '')", [])
+    public func workArrived() {
+        signal.fire()
+        notifications.continuation.yield()
     }
 
     public func waitForWork(timeout: Duration) async {
@@ -197,6 +225,11 @@ public final class PostgresBackend: SQLBackend {
         let logger: Logger
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+            let query = PostgresQuery(unsafeSQL: Self.numbered(sql), binds: Self.bindings(binds))
+            return try await Self.rows(from: connection.query(query, logger: logger))
+        }
+
+        static func bindings(_ binds: [SQLValue]) -> PostgresBindings {
             var bindings = PostgresBindings(capacity: binds.count)
             for value in binds {
                 switch value {
@@ -206,9 +239,14 @@ public final class PostgresBackend: SQLBackend {
                 case .text(let value): bindings.append(value)
                 case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
                 case .bool(let value): bindings.append(value)
+                case .array(let array): bindings.append(PostgresArrayParameter(array: array))
                 }
             }
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger)
+            return bindings
+        }
+
+        /// The rows of a result, sharing one set of column names.
+        static func rows<Rows: AsyncSequence>(from rows: Rows) async throws -> [SQLRow] where Rows.Element == PostgresRow {
             var result: [SQLRow] = []
             var columns: SQLColumns?
             for try await row in rows {

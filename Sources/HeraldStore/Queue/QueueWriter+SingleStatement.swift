@@ -3,43 +3,50 @@ import Foundation
 /// On PostgreSQL a batch is one statement: data-modifying CTEs insert the messages, their lookup
 /// rows and the notification, or settle the messages and record their attempts, atomically and
 /// in one round trip instead of five or six (each of which costs about a millisecond here).
-/// SQLite's CTEs cannot write; there each statement is a cheap call on the same machine.
+///
+/// Each column of the batch is one array parameter, which `unnest` turns back into rows. The
+/// statement's text is then the same for every batch: PostgreSQL parses and plans a short
+/// constant statement, where a `VALUES` list of a batch's rows cost more to parse and plan than
+/// to execute. SQLite's CTEs cannot write; there each statement is a cheap call on the same machine.
 extension QueueWriter {
     /// Whether `commit(enqueues:)` may use the single statement for this batch: the dialect allows
-    /// it, no message carries an idempotency key (those need a lookup first), and the parameters fit.
+    /// it and no message carries an idempotency key (those need a lookup first).
     func canEnqueueInOneStatement(_ batch: [NewMessage]) -> Bool {
-        guard queries.dialect.writableCTEs, batch.count <= 400, batch.allSatisfy({ $0.idempotency == nil }) else { return false }
-        let parameters = batch.reduce(0) { $0 + 21 + 3 * $1.allRecipients.count + 2 * $1.tags.count }
-        return parameters < 60_000
+        queries.dialect.writableCTEs && batch.count <= 1000 && batch.allSatisfy { $0.idempotency == nil }
     }
 
     func enqueueInOneStatement(_ batch: [NewMessage]) async throws -> [Result<EnqueueResult, any Error>] {
-        var binds: [SQLValue] = []
-        var recipients: [SQLValue] = []
-        var tags: [SQLValue] = []
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(batch.count)
+        var recipients: (uids: [String?], kinds: [String?], addresses: [String?]) = ([], [], [])
+        var tags: (uids: [String?], tags: [String?]) = ([], [])
         var positionByUID: [String: Int] = [:]
         for (position, message) in batch.enumerated() {
             let uid = RowTag.next()
             positionByUID[uid] = position
-            binds += Self.insertBinds(message, uid: uid)
+            rows.append(Self.insertBinds(message, uid: uid))
             for (kind, addresses) in [("to", message.to), ("cc", message.cc), ("bcc", message.bcc)] {
-                for address in addresses { recipients += [.text(uid), .text(kind), .text(address.lowercased())] }
+                for address in addresses {
+                    recipients.uids.append(uid)
+                    recipients.kinds.append(kind)
+                    recipients.addresses.append(address.lowercased())
+                }
             }
-            for tag in Set(message.tags) { tags += [.text(uid), .text(tag)] }
+            for tag in Set(message.tags) {
+                tags.uids.append(uid)
+                tags.tags.append(tag)
+            }
         }
-        var sql = queries.oneStatementEnqueueHead.with(Queries.repeated(queries.insertMessageRow, batch.count))
-        if !recipients.isEmpty {
-            sql += queries.oneStatementRecipients.with(Queries.repeated("(?, ?, ?)", recipients.count / 3))
-        }
-        if !tags.isEmpty {
-            sql += queries.oneStatementTags.with(Queries.repeated("(?, ?)", tags.count / 2))
-        }
-        sql += queries.oneStatementEnqueueTail
-        let allBinds = binds + recipients + tags
-        let rows = try await backend.writeStatement(sql, allBinds)
+        let binds =
+            try SQLArray.columns(of: rows, kinds: BatchColumns.messageKinds)
+            + [
+                .array(.texts(recipients.uids)), .array(.texts(recipients.kinds)), .array(.texts(recipients.addresses)),
+                .array(.texts(tags.uids)), .array(.texts(tags.tags)),
+            ]
+        let inserted = try await backend.writeStatement(queries.oneStatementEnqueue, binds)
         var results = [Result<EnqueueResult, any Error>](
             repeating: .failure(StoreError(.database, "the database did not return every inserted message")), count: batch.count)
-        for row in rows {
+        for row in inserted {
             guard let position = positionByUID[try row.text("uid")] else { continue }
             results[position] = .success(.created(try Self.record(batch[position], row: row)))
         }
@@ -47,23 +54,19 @@ extension QueueWriter {
     }
 
     func settleInOneStatement(_ batch: [Settlement]) async throws -> [Result<MessageRecord, any Error>] {
-        var binds: [SQLValue] = []
-        var reports: [SQLValue] = []
-        for settlement in batch {
-            binds += Self.settleBinds(settlement)
+        let rows = batch.map { settlement in
             let report = settlement.report
-            reports += [
-                .integer(settlement.lease.messageID), .text(Self.outcome(settlement).rawValue), SQLValue(report.accountID),
-                SQLValue(report.startedAt), SQLValue(report.errorClass), SQLValue(report.errorCode), SQLValue(report.errorMessage),
-                SQLValue(report.smtpCode), SQLValue(report.enhancedCode), SQLValue(report.reply), .text(Self.encode(report.recipients)),
+            return Self.settleBinds(settlement) + [
+                .text(Self.outcome(settlement).rawValue), SQLValue(report.startedAt), SQLValue(report.errorClass),
+                SQLValue(report.errorCode), SQLValue(report.errorMessage), SQLValue(report.smtpCode), SQLValue(report.enhancedCode),
+                .text(Self.encode(report.recipients)),
                 .text(JSONText.encode(["error_code": report.errorCode ?? "", "error_class": report.errorClass ?? ""])),
             ]
         }
-        let sql = queries.oneStatementSettle.with(
-            Queries.repeated(queries.settleRow, batch.count), Queries.repeated(queries.oneStatementReportRow, batch.count))
-        let rows = try await backend.writeStatement(sql, binds + reports)
+        let settledRows = try await backend.writeStatement(
+            queries.oneStatementSettle, try SQLArray.columns(of: rows, kinds: BatchColumns.settleKinds))
         var settled: [Int64: MessageRecord] = [:]
-        for row in rows {
+        for row in settledRows {
             let record = try row.messageRecord()
             settled[record.id] = record
         }
@@ -71,4 +74,18 @@ extension QueueWriter {
             settled[settlement.lease.messageID].map { .success($0) } ?? .failure(Self.leaseLost(settlement.lease.messageID))
         }
     }
+}
+
+/// The kinds of a batch's columns, for `SQLArray.columns(of:kinds:)`.
+enum BatchColumns {
+    /// The kinds of the 21 columns of `insertBinds`, in order.
+    static let messageKinds: [SQLArray.Kind] = [
+        .text, .text, .integer, .text, .text, .text, .text, .text, .text, .text, .text, .text, .blob, .text, .text, .integer,
+        .integer, .integer, .integer, .text, .text,
+    ]
+    /// The kinds of the 8 columns of `settleBinds` and the 9 attempt columns after them, in order.
+    static let settleKinds: [SQLArray.Kind] = [
+        .integer, .text, .text, .integer, .integer, .text, .text, .text, .text, .integer, .text, .text, .text, .integer, .text, .text,
+        .text,
+    ]
 }

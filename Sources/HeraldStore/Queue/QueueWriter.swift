@@ -10,6 +10,12 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
     /// Commits the batch together; if that fails and the batch has several members, commits each
     /// alone, so that one bad message cannot fail the others.
     func commit(enqueues batch: [NewMessage]) async -> [Result<EnqueueResult, any Error>] {
+        let results = await commitEach(batch)
+        if results.contains(where: { if case .success(.created) = $0 { true } else { false } }) { backend.workArrived() }
+        return results
+    }
+
+    private func commitEach(_ batch: [NewMessage]) async -> [Result<EnqueueResult, any Error>] {
         do {
             if canEnqueueInOneStatement(batch) { return try await enqueueInOneStatement(batch) }
             return try await backend.write { try await insert(batch, on: $0) }
@@ -172,7 +178,6 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         for (index, first) in followers {
             results[index] = followerResult(batch[index].idempotency, first: batch[first].idempotency, firstResult: results[first])
         }
-        if !inserted.isEmpty { try await backend.notifyWork(on: connection) }
         return results.map { $0 ?? .failure(StoreError(.database, "a message was left without a result")) }
     }
 

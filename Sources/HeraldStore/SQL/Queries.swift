@@ -35,20 +35,18 @@ struct Queries: Sendable {
     let release: SQLTemplate
     let leaseRow = "(CAST(? AS BIGINT), CAST(? AS TEXT))"
     // Single-statement batches, for dialects whose CTEs may write (see QueueWriter+SingleStatement).
-    let oneStatementEnqueueHead: SQLTemplate
-    let oneStatementRecipients: SQLTemplate
-    let oneStatementTags: SQLTemplate
-    let oneStatementEnqueueTail: String
-    let oneStatementSettle: SQLTemplate
-    let oneStatementReportRow =
-        "(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), ?, ?, ?, ?)"
+    let oneStatementEnqueue: String
+    let oneStatementSettle: String
 
     /// The message rows of a batch, `v`, with the database's clock read once, `n`.
     static let insertSources = """
         WITH n (now) AS (SELECT {now}),
+        \(insertSourceColumns) AS (VALUES {values})
+        """
+    static let insertSourceColumns = """
         v (uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
             bcc_addresses, subject, template_code, template_variables, mime, message_id_header, from_account,
-            priority, send_at, expires_at, max_attempts, tags, metadata) AS (VALUES {values})
+            priority, send_at, expires_at, max_attempts, tags, metadata)
         """
     /// Inserts `v` as new messages and returns what the database decided for each.
     static let insertFromSources = """
@@ -73,7 +71,8 @@ struct Queries: Sendable {
         WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
         RETURNING \(qualifiedMessageColumns)
         """
-    static let settleSources = "c (id, token, new_status, delay, account_id, error_code, error_message, smtp_reply) AS (VALUES {values})"
+    static let settleSources = "c (\(settleColumns)) AS (VALUES {values})"
+    static let settleColumns = "id, token, new_status, delay, account_id, error_code, error_message, smtp_reply"
 
     static let insertColumns = """
         uid, request_id, api_key_id, idempotency_key, channel, from_address, to_addresses, cc_addresses,
@@ -88,43 +87,40 @@ struct Queries: Sendable {
         // PostgreSQL needs a type for parameters that may be NULL in a VALUES list.
         insertMessageRow = "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?)"
         settle = SQLTemplate("WITH " + Self.settleSources + "\n" + Self.settleFromSources, dialect: dialect)
-        oneStatementEnqueueHead = SQLTemplate(Self.insertSources + ",\nm AS (" + Self.insertFromSources + ")", dialect: dialect)
-        oneStatementRecipients = SQLTemplate(
+        // One array parameter per column (see QueueWriter+SingleStatement): constant texts.
+        oneStatementEnqueue = dialect.render(
             """
-            , r AS (
+            WITH n (now) AS (SELECT {now}),
+            \(Self.insertSourceColumns) AS (SELECT * FROM unnest(\(Self.placeholders(21)))),
+            m AS (\(Self.insertFromSources)),
+            r AS (
                 INSERT INTO message_recipients (address, message_id, kind)
-                SELECT x.address, m.id, x.kind FROM m JOIN (VALUES {values}) AS x (uid, kind, address) ON x.uid = m.uid
-                ON CONFLICT DO NOTHING)
-            """, dialect: dialect)
-        oneStatementTags = SQLTemplate(
-            """
-            , t AS (
+                SELECT x.address, m.id, x.kind FROM m JOIN unnest(?, ?, ?) AS x (uid, kind, address) ON x.uid = m.uid
+                ON CONFLICT DO NOTHING),
+            t AS (
                 INSERT INTO message_tags (tag, message_id)
-                SELECT y.tag, m.id FROM m JOIN (VALUES {values}) AS y (uid, tag) ON y.uid = m.uid
+                SELECT y.tag, m.id FROM m JOIN unnest(?, ?) AS y (uid, tag) ON y.uid = m.uid
                 ON CONFLICT DO NOTHING)
-            """, dialect: dialect)
-        oneStatementEnqueueTail = """
-            , w AS (SELECT pg_notify('herald_queue', '') AS sent)
-            SELECT m.uid, m.id, m.status, m.next_attempt_at, m.created_at FROM m, w
+            SELECT m.uid, m.id, m.status, m.next_attempt_at, m.created_at FROM m
+            """)
+        oneStatementSettle = dialect.render(
             """
-        oneStatementSettle = SQLTemplate(
-            """
-            WITH \(Self.settleSources),
-            r (id, outcome, account_id, started_at, error_class, error_code, error_message, smtp_code, enhanced_code, reply,
-                recipients, event_data) AS (VALUES {values}),
+            WITH c (\(Self.settleColumns), outcome, started_at, error_class, attempt_error_code, attempt_error_message,
+                smtp_code, enhanced_code, recipients, event_data)
+                AS (SELECT * FROM unnest(\(Self.placeholders(17)))),
             u AS (\(Self.settleFromSources)),
             a AS (
                 INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,
                     error_code, error_message, smtp_code, enhanced_code, reply, recipients)
-                SELECT u.id, u.attempts, r.outcome, r.account_id, r.started_at, {now}, r.error_class, r.error_code,
-                    r.error_message, r.smtp_code, r.enhanced_code, r.reply, r.recipients
-                FROM u JOIN r ON r.id = u.id),
+                SELECT u.id, u.attempts, c.outcome, c.account_id, c.started_at, {now}, c.error_class, c.attempt_error_code,
+                    c.attempt_error_message, c.smtp_code, c.enhanced_code, c.smtp_reply, c.recipients
+                FROM u JOIN c ON c.id = u.id),
             e AS (
                 INSERT INTO events (kind, message_id, account_id, data, created_at)
-                SELECT 'message.failed', u.id, r.account_id, r.event_data, {now} FROM u JOIN r ON r.id = u.id
+                SELECT 'message.failed', u.id, c.account_id, c.event_data, {now} FROM u JOIN c ON c.id = u.id
                 WHERE u.status = 'failed')
             SELECT * FROM u
-            """, dialect: dialect)
+            """)
         insertAttempts = SQLTemplate(
             """
             INSERT INTO attempts (message_id, number, outcome, account_id, started_at, finished_at, error_class,

@@ -21,9 +21,9 @@ public protocol SQLBackend: Sendable {
     /// Runs `body` on a connection for reading; each statement sees committed data.
     func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
     /// Tells waiting workers, in this process and (PostgreSQL) others, that messages arrived.
-    /// Called inside the enqueuing transaction, so the signal is sent on commit.
-    func notifyWork(on connection: any SQLConnection) async throws
-    /// Returns when `notifyWork` was called (here or elsewhere) or after `timeout`.
+    /// Called after the commit that made them claimable; it does not wait for anything.
+    func workArrived()
+    /// Returns when `workArrived` was called (here or elsewhere) or after `timeout`.
     func waitForWork(timeout: Duration) async
     /// Runs what the backend needs in the background (PostgreSQL's pool and listener) until
     /// cancelled or shut down gracefully.

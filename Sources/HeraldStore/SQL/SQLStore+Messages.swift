@@ -96,7 +96,7 @@ extension SQLStore {
         let dialect = backend.dialect
         let backend = self.backend
         let extra = SQLValue.integer(Int64(max(1, extraAttempts)))
-        return try await backend.write { connection in
+        let requeued = try await backend.write { connection in
             let rows = try await connection.query(
                 dialect.render(
                     """
@@ -111,7 +111,6 @@ extension SQLStore {
                 try await connection.query(
                     dialect.render("INSERT INTO events (kind, message_id, data, created_at) VALUES ('message.requeued', ?, '{}', {now})"),
                     [.integer(messageID)])
-                try await backend.notifyWork(on: connection)
                 return try row.messageRecord()
             }
             guard let status = try await connection.query("SELECT status FROM messages WHERE id = ?", [.integer(messageID)]).first else {
@@ -122,6 +121,8 @@ extension SQLStore {
                 "message \(messageID) is \(try status.text("status")); only failed, cancelled, retrying or scheduled messages can be retried"
             )
         }
+        backend.workArrived()
+        return requeued
     }
 
     public func stats(window: Duration) async throws -> DeliveryStats {

@@ -8,6 +8,81 @@ public enum SQLValue: Sendable, Hashable {
     case text(String)
     case blob([UInt8])
     case bool(Bool)
+    /// A whole column of a batch as one parameter, which `unnest` turns back into rows: the
+    /// statement's text, and so its parse and plan, stay the same whatever the batch's size.
+    /// PostgreSQL only (dialects with `writableCTEs`).
+    case array(SQLArray)
+}
+
+/// The values of one column, bound as a PostgreSQL array (`BIGINT[]`, `TEXT[]` or `BYTEA[]`).
+public enum SQLArray: Sendable, Hashable {
+    case integers([Int64?])
+    case texts([String?])
+    case blobs([[UInt8]?])
+
+    /// The kind of a column, for `columns(of:kinds:)`.
+    enum Kind {
+        case integer, text, blob
+    }
+
+    /// Rows of values turned into columns, one array each: `rows[r][c]` becomes element `r` of
+    /// column `c`. A value that does not fit its column's kind is a programming error, reported
+    /// as a database error rather than bound as something else.
+    static func columns(of rows: [[SQLValue]], kinds: [Kind]) throws -> [SQLValue] {
+        try kinds.enumerated().map { column, kind in
+            func mismatch(_ value: SQLValue) -> StoreError {
+                StoreError(.database, "column \(column) of a batch holds \(value.kindName) where \(kind) was expected")
+            }
+            switch kind {
+            case .integer:
+                return .array(
+                    .integers(
+                        try rows.map { row in
+                            switch row[column] {
+                            case .null: nil
+                            case .integer(let value): value
+                            case .bool(let value): value ? 1 : 0
+                            case let value: throw mismatch(value)
+                            }
+                        }))
+            case .text:
+                return .array(
+                    .texts(
+                        try rows.map { row in
+                            switch row[column] {
+                            case .null: nil
+                            case .text(let value): value
+                            case let value: throw mismatch(value)
+                            }
+                        }))
+            case .blob:
+                return .array(
+                    .blobs(
+                        try rows.map { row in
+                            switch row[column] {
+                            case .null: nil
+                            case .blob(let value): value
+                            case let value: throw mismatch(value)
+                            }
+                        }))
+            }
+        }
+    }
+}
+
+extension SQLValue {
+    /// What kind of value this is, for error messages (never the value itself).
+    var kindName: String {
+        switch self {
+        case .null: "null"
+        case .integer: "an integer"
+        case .real: "a real"
+        case .text: "text"
+        case .blob: "a blob"
+        case .bool: "a boolean"
+        case .array: "an array"
+        }
+    }
 }
 
 extension SQLValue {
@@ -71,7 +146,7 @@ public struct SQLRow: Sendable {
         case .real(let value): Int64(value)
         case .bool(let value): value ? 1 : 0
         case .text(let value): Int64(value)
-        case .null, .blob: nil
+        case .null, .blob, .array: nil
         }
     }
 
@@ -87,7 +162,7 @@ public struct SQLRow: Sendable {
         case .real(let value): String(value)
         case .bool(let value): String(value)
         case .blob(let bytes): String(decoding: bytes, as: UTF8.self)
-        case .null: nil
+        case .null, .array: nil
         }
     }
 

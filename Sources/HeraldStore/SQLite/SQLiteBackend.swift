@@ -151,7 +151,7 @@ public final class SQLiteBackend: SQLBackend {
         }
     }
 
-    public func notifyWork(on connection: any SQLConnection) async throws {
+    public func workArrived() {
         // Other processes on this file find the messages by polling; this process's workers wake now.
         signal.fire()
     }

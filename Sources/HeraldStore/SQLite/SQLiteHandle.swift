@@ -77,6 +77,7 @@ final class SQLiteHandle: @unchecked Sendable {
             sqlite_nio_sqlite3_clear_bindings(statement)
         }
         for (offset, value) in binds.enumerated() {
+            if case .array = value { throw SQLiteFailure(code: SQLITE_MISMATCH, message: "SQLite has no array parameters") }
             let code = Self.bind(value, at: Int32(offset + 1), to: statement)
             guard code == SQLITE_OK else { throw SQLiteFailure(code: code, message: Self.message(database)) }
         }
@@ -131,6 +132,8 @@ final class SQLiteHandle: @unchecked Sendable {
             // An empty array may have no storage; a null pointer would bind NULL, not an empty blob.
             guard !bytes.isEmpty else { return sqlite_nio_sqlite3_bind_zeroblob(statement, index, 0) }
             return bytes.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), transient) }
+        case .array:
+            return SQLITE_MISMATCH  // refused before binding, in execute
         }
     }
 
