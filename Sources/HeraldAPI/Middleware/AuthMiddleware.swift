@@ -15,7 +15,7 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError(.unauthorized, "send the API key as Authorization: Bearer <key>")
         }
-        let key = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        let key = String(header.dropFirst(7)).trimmingWhitespace()
         guard let record = try await keys.lookup(key) else { throw APIError(.unauthorized, "the API key is not valid") }
         guard record.scopes.contains(scope) || record.scopes.contains(.admin) else {
             throw APIError(.forbidden, "this API key lacks the \(scope.rawValue) scope")

@@ -11,7 +11,7 @@ struct EnvelopeMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let id = request.headers[.requestID].flatMap(Self.acceptable) ?? UUID().uuidString.lowercased()
+        let id = request.headers[.requestID].flatMap(Self.acceptable) ?? RequestID.generate()
         context.requestID = id
         context.logger[metadataKey: LogKey.requestID] = .string(id)
         let started = DispatchTime.now()

@@ -30,9 +30,9 @@ struct MessageRoutes {
         let message = result.message
         context.logger.debug("message queued", metadata: [LogKey.messageID: "\(message.id)"])
         let duplicate: Bool? = if case .duplicate = result { true } else { nil }
-        return JSONResponse.success(
+        return JSONResponse.sendAccepted(
             SendResult(messageID: message.id, status: message.status.rawValue, requestID: context.requestID, duplicate: duplicate),
-            message: "Message queued for sending", status: .accepted, requestID: context.requestID)
+            message: "Message queued for sending", requestID: context.requestID)
     }
 
     struct BatchRequest: Decodable {

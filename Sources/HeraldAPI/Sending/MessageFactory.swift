@@ -161,19 +161,25 @@ public struct MessageFactory: Sendable {
             throw APIError(.validationFailed, "the message cannot be composed: \(error)")
         }
 
-        let variables = request.templateVariables.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        let variables = request.templateVariables.map { JSONValue.object($0).jsonText }
         return NewMessage(
             requestID: origin.requestID, apiKeyID: origin.apiKeyID,
             idempotency: origin.idempotencyKey.map { Idempotency(key: $0, requestHash: Self.hash(origin.body)) },
             from: "\(from)", to: to.map { "\($0.address)" }, cc: cc.map { "\($0.address)" }, bcc: bcc.map { "\($0.address)" },
             subject: rendered.subject, templateCode: request.templateCode, templateVariables: variables, mime: composed.bytes,
-            messageIDHeader: composed.messageID.trimmingCharacters(in: CharacterSet(charactersIn: "<>")), fromAccount: request.fromAccount,
+            messageIDHeader: Self.withoutAngleBrackets(composed.messageID), fromAccount: request.fromAccount,
             priority: request.priority ?? 5, sendAt: sendAt,
             expiresAt: expiresAt, maxAttempts: request.maxAttempts ?? limits.defaultMaxAttempts, tags: tags, metadata: metadata)
     }
 
     /// The account a message without `from_account` will most likely go through: the router's
     /// first choice ignoring health (a breaker that is open now may be closed by then).
+    /// `<id@host>` as `id@host`.
+    static func withoutAngleBrackets(_ messageID: String) -> String {
+        guard messageID.hasPrefix("<"), messageID.hasSuffix(">"), messageID.utf8.count >= 2 else { return messageID }
+        return String(messageID.dropFirst().dropLast())
+    }
+
     static func likelyAccount(_ accounts: [AccountRecord], tags: [String]) -> AccountRecord? {
         var healthy = accounts
         for index in healthy.indices {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Any JSON value, as a client sent it (template variables, for instance).
 public enum JSONValue: Sendable, Hashable, Codable {
@@ -11,14 +12,15 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Strings first: they are most template variables, and each failed attempt costs a thrown error.
         if container.decodeNil() {
             self = .null
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
@@ -35,6 +37,40 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
+        }
+    }
+
+    /// The value as JSON text (object keys sorted), written without `JSONEncoder`, which cost about
+    /// 2.5% of a send request for the stored `template_variables`.
+    var jsonText: String {
+        var buffer = ByteBuffer()
+        write(into: &buffer)
+        return String(buffer: buffer)
+    }
+
+    private func write(into buffer: inout ByteBuffer) {
+        switch self {
+        case .null: buffer.writeStaticString("null")
+        case .bool(let value): buffer.writeString(value ? "true" : "false")
+        case .number(let value):
+            buffer.writeString(value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value))
+        case .string(let value): JSONResponse.writeJSONString(value, into: &buffer)
+        case .array(let values):
+            buffer.writeStaticString("[")
+            for (index, value) in values.enumerated() {
+                if index > 0 { buffer.writeStaticString(",") }
+                value.write(into: &buffer)
+            }
+            buffer.writeStaticString("]")
+        case .object(let values):
+            buffer.writeStaticString("{")
+            for (index, key) in values.keys.sorted().enumerated() {
+                if index > 0 { buffer.writeStaticString(",") }
+                JSONResponse.writeJSONString(key, into: &buffer)
+                buffer.writeStaticString(":")
+                values[key]?.write(into: &buffer)
+            }
+            buffer.writeStaticString("}")
         }
     }
 

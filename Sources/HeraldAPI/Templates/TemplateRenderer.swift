@@ -56,7 +56,7 @@ public struct TemplateRenderer: Sendable {
         }
         let values = variables.mapValues(\.mustacheValue)
         return RenderedContent(
-            subject: compiled.subject.render(values).trimmingCharacters(in: .whitespacesAndNewlines),
+            subject: compiled.subject.render(values).trimmingWhitespace(),
             text: compiled.text?.render(values), html: compiled.html?.render(values))
     }
 
