@@ -26,6 +26,9 @@ final class SMTPTestSession: ChannelInboundHandler {
     private var mailParameters: [String] = []
     private var recipients: [String] = []
     private var greeted = false
+    /// Replies waiting behind a delayed one, in order; a delayed reply's text is nil until due.
+    private var outbox: [(slot: Int?, text: String?)] = []
+    private var nextDelayedSlot = 0
 
     init(configuration: SMTPTestServer.Configuration, state: NIOLockedValueBox<SMTPTestServer.State>, tlsContext: NIOSSLContext?) {
         self.configuration = configuration
@@ -220,10 +223,18 @@ final class SMTPTestSession: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             }
         case .delay(let amount):
+            // Replies to commands pipelined behind this one wait for it, as on a real server.
+            let slot = nextDelayedSlot
+            nextDelayedSlot += 1
+            outbox.append((slot, nil))
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: amount) {
                 let (session, context) = loopBound.value
-                session.write(reply + "\r\n", context: context)
+                if let index = session.outbox.firstIndex(where: { $0.slot == slot }) { session.outbox[index].text = reply + "\r\n" }
+                while let first = session.outbox.first, let text = first.text {
+                    session.outbox.removeFirst()
+                    session.send(text, context: context)
+                }
             }
         }
     }
@@ -242,6 +253,11 @@ final class SMTPTestSession: ChannelInboundHandler {
     }
 
     private func write(_ text: String, context: ChannelHandlerContext) {
+        guard outbox.isEmpty else { return outbox.append((nil, text)) }
+        send(text, context: context)
+    }
+
+    private func send(_ text: String, context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
     }

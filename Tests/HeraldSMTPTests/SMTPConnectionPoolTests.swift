@@ -37,6 +37,36 @@ import Testing
         }
     }
 
+    /// With PIPELINING, busy connections take more messages at once, each queued behind the
+    /// previous one's content; without it, one message per connection.
+    @Test(arguments: [true, false])
+    func busyConnectionsTakeSeveralMessagesOnlyWithPipelining(pipelining: Bool) async throws {
+        try await LiveFaultTests.withServer({
+            $0.pipelining = pipelining
+            $0.faults = [Fault(.endOfData, .delay(.milliseconds(300)))]
+        }) { server in
+            let pool = Self.pool(server) {
+                $0.maxConnections = 1
+                $0.sendsPerConnection = 4
+            }
+            var peak = 0
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 { group.addTask { _ = try await pool.send(Self.envelope, message: Self.message) } }
+                // Watch the pool while the server holds each message's final reply.
+                let deadline = ContinuousClock.now + .seconds(20)
+                while peak < (pipelining ? 4 : 8), ContinuousClock.now < deadline, server.received.count < 8 {
+                    peak = max(peak, await pool.sendsInFlight)
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                try await group.waitForAll()
+            }
+            await pool.shutdown()
+            #expect(server.received.count == 8)
+            #expect(server.connectionCount == 1)
+            #expect(peak == (pipelining ? 4 : 1), "sends in flight on the one connection")
+        }
+    }
+
     @Test func waitingForAFreeConnectionIsBounded() async throws {
         try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(2)))] }) { server in
             let pool = Self.pool(server) {

@@ -5,13 +5,21 @@ import NIOPosix
 /// The connections to one account's server: reused across messages, bounded in number, checked
 /// with NOOP after being idle, retired after too many messages, a 421 or a failure.
 ///
+/// A send takes the least busy connection. When every connection is busy and the server offers
+/// PIPELINING, up to `Options.sendsPerConnection` messages share one: each message's MAIL, RCPT
+/// and DATA go out behind the previous message's content (RFC 2920), so a message costs one round
+/// trip instead of two. If such a session fails, only the message whose content was sent is
+/// ambiguous; the ones queued behind it fail as `smtp.connection_closed` (network class).
+///
 /// `send` waits at most `Options.acquireTimeout` for a connection and then throws
 /// `smtp.pool_timeout`; after `shutdown()` it throws `smtp.pool_closed`.
 public actor SMTPConnectionPool {
     public struct Options: Sendable {
         /// At most this many connections open (or opening) at once.
         public var maxConnections = 4
-        /// A connection is closed after this many messages and a fresh one opened.
+        /// With PIPELINING, at most this many messages in flight on one connection.
+        public var sendsPerConnection = 1
+        /// A connection takes no more than this many messages; it is closed when the last is done.
         public var maxMessagesPerConnection = 100
         /// An idle connection older than this is closed instead of reused.
         public var idleTimeout: Duration = .seconds(60)
@@ -23,26 +31,26 @@ public actor SMTPConnectionPool {
         public init() {}
     }
 
-    private struct Pooled {
+    /// An open connection and its use.
+    private final class Pooled {
         let connection: SMTPConnection
-        var messagesSent: Int
-        var idleSince: ContinuousClock.Instant
-    }
+        /// Sends started and not yet finished (a NOOP check counts as one).
+        var inFlight = 0
+        var messagesStarted = 0
+        var idleSince: ContinuousClock.Instant = .now
+        var checking = false
 
-    /// What a waiter is handed: a connection, or the right to open one.
-    private enum Grant {
-        case connection(Pooled)
-        case permitToConnect
+        init(_ connection: SMTPConnection) { self.connection = connection }
     }
 
     public let configuration: SMTPClientConfiguration
     public let options: Options
     private let eventLoopGroup: EventLoopGroup
     private let logger: Logger
-    private var idle: [Pooled] = []
-    /// Connections handed out or being opened.
-    private var busy = 0
-    private var waiters: [Int: CheckedContinuation<Grant, Error>] = [:]
+    private var connections: [Pooled] = []
+    /// Connections being opened.
+    private var opening = 0
+    private var waiters: [Int: CheckedContinuation<Void, Error>] = [:]
     private var waiterOrder: [Int] = []
     private var nextWaiter = 0
     private var closed = false
@@ -57,136 +65,157 @@ public actor SMTPConnectionPool {
         self.logger = logger
     }
 
-    /// Open connections: idle ones and ones in use.
-    public var openConnections: Int { idle.count + busy }
+    /// Open connections: idle ones, ones in use and ones being opened.
+    public var openConnections: Int { connections.count + opening }
+
+    /// Sends in progress over all connections.
+    public var sendsInFlight: Int { connections.reduce(0) { $0 + $1.inFlight } }
 
     /// Sends one message over a pooled connection.
     public func send(_ envelope: SMTPEnvelope, message: [UInt8]) async throws -> SMTPDeliveryResult {
-        var pooled = try await acquire()
+        let pooled = try await acquire()
         do {
             let result = try await pooled.connection.send(envelope, message: message)
-            pooled.messagesSent += 1
             await release(pooled)
             return result
         } catch {
-            pooled.messagesSent += 1
             await release(pooled)
             throw error
         }
     }
 
-    /// Closes every idle connection (QUIT) and refuses new sends; connections in use close when returned.
+    /// Closes every idle connection (QUIT) and refuses new sends; connections in use close when
+    /// their last send is done.
     public func shutdown() async {
         closed = true
-        for id in waiterOrder {
-            waiters.removeValue(forKey: id)?.resume(throwing: Self.closedError)
-        }
-        waiterOrder = []
-        let connections = idle
-        idle = []
-        for pooled in connections { await pooled.connection.close() }
+        wakeAll(throwing: Self.closedError)
+        let idle = connections.filter { $0.inFlight == 0 }
+        connections.removeAll { $0.inFlight == 0 }
+        for pooled in idle { await pooled.connection.close() }
     }
 
     // MARK: - Leasing
 
     private func acquire() async throws -> Pooled {
+        let deadline = ContinuousClock.now + options.acquireTimeout
         while true {
             guard !closed else { throw Self.closedError }
-            if var pooled = idle.popLast() {
-                busy += 1
+            // Idle connections the server closed go, so that they do not hold slots.
+            for dead in connections where dead.inFlight == 0 && !dead.connection.isUsable {
+                dead.inFlight = 1
+                await retire(dead)
+            }
+            if let pooled = leastBusy() {
+                pooled.inFlight += 1
+                guard pooled.inFlight == 1 else {
+                    pooled.messagesStarted += 1
+                    return handOut(pooled)
+                }
+                // Taken from idle: too old is closed, idle a while is checked first.
                 let idleFor = ContinuousClock.now - pooled.idleSince
-                if !pooled.connection.isUsable || idleFor > options.idleTimeout {
-                    busy -= 1
-                    await pooled.connection.close()
+                if idleFor > options.idleTimeout {
+                    await retire(pooled)
                     continue
                 }
                 if idleFor > options.healthCheckAfterIdle {
-                    do {
-                        try await pooled.connection.noop()
-                    } catch {
-                        busy -= 1
-                        await pooled.connection.close()
+                    pooled.checking = true
+                    let healthy = (try? await pooled.connection.noop()) != nil
+                    pooled.checking = false
+                    guard healthy else {
+                        await retire(pooled)
                         continue
                     }
                 }
-                pooled.idleSince = .now
-                return pooled
+                pooled.messagesStarted += 1
+                return handOut(pooled)
             }
-            if busy < options.maxConnections {
-                busy += 1
-                return try await open()
+            if connections.count + opening < options.maxConnections {
+                return handOut(try await open())
             }
-            switch try await waitForGrant() {
-            case .connection(let pooled): return pooled
-            case .permitToConnect: return try await open()
-            }
+            try await waitForRelease(until: deadline)
         }
     }
 
-    /// Opens a connection for a slot already counted in `busy`.
+    /// A waiter looks again while a connection has room for more (a new pipelining connection
+    /// takes several waiters at once).
+    private func handOut(_ pooled: Pooled) -> Pooled {
+        if !waiterOrder.isEmpty, leastBusy() != nil { wakeOne() }
+        return pooled
+    }
+
+    /// The usable connection with the fewest sends in flight that may take one more.
+    private func leastBusy() -> Pooled? {
+        var best: Pooled?
+        for pooled in connections where !pooled.checking && pooled.messagesStarted < options.maxMessagesPerConnection {
+            guard pooled.connection.isUsable else { continue }
+            let limit = pooled.connection.capabilities.supportsPipelining ? max(1, options.sendsPerConnection) : 1
+            guard pooled.inFlight < limit else { continue }
+            if pooled.inFlight < best?.inFlight ?? .max { best = pooled }
+        }
+        return best
+    }
+
+    /// Opens a connection, which is handed out with this send in flight.
     private func open() async throws -> Pooled {
+        opening += 1
         do {
             let connection = try await SMTPConnection.connect(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
-            return Pooled(connection: connection, messagesSent: 0, idleSince: .now)
+            opening -= 1
+            let pooled = Pooled(connection)
+            pooled.inFlight = 1
+            pooled.messagesStarted = 1
+            connections.append(pooled)
+            return pooled
         } catch {
-            slotFreed()
+            opening -= 1
+            wakeOne()
             throw error
         }
     }
 
     private func release(_ pooled: Pooled) async {
-        let reusable = !closed && pooled.connection.isUsable && pooled.messagesSent < options.maxMessagesPerConnection
-        if reusable {
-            if let waiter = nextWaiterContinuation() {
-                waiter.resume(
-                    returning: .connection(Pooled(connection: pooled.connection, messagesSent: pooled.messagesSent, idleSince: .now)))
-            } else {
-                busy -= 1
-                idle.append(Pooled(connection: pooled.connection, messagesSent: pooled.messagesSent, idleSince: .now))
-            }
-            return
-        }
-        slotFreed()
-        await pooled.connection.close()
-    }
-
-    /// A slot closed: a waiter may open a connection in its place.
-    private func slotFreed() {
-        if let waiter = nextWaiterContinuation() {
-            waiter.resume(returning: .permitToConnect)
+        pooled.inFlight -= 1
+        guard pooled.inFlight == 0 else { return wakeOne() }
+        pooled.idleSince = .now
+        if closed || pooled.messagesStarted >= options.maxMessagesPerConnection || !pooled.connection.isUsable {
+            await retire(pooled)
         } else {
-            busy -= 1
+            wakeOne()
         }
     }
 
-    private func nextWaiterContinuation() -> CheckedContinuation<Grant, Error>? {
-        while !waiterOrder.isEmpty {
-            if let continuation = waiters.removeValue(forKey: waiterOrder.removeFirst()) { return continuation }
-        }
-        return nil
+    /// Takes a connection out of the pool and closes it; a waiter may open one in its place.
+    private func retire(_ pooled: Pooled) async {
+        connections.removeAll { $0 === pooled }
+        await pooled.connection.close()
+        wakeOne()
     }
 
-    private func waitForGrant() async throws -> Grant {
+    // MARK: - Waiting
+
+    private func waitForRelease(until deadline: ContinuousClock.Instant) async throws {
+        guard ContinuousClock.now < deadline else { throw Self.timeoutError(options.acquireTimeout) }
         let id = nextWaiter
         nextWaiter += 1
-        let timeout = options.acquireTimeout
-        return try await withThrowingTaskGroup(of: Grant?.self) { group in
-            group.addTask { try await self.enqueue(id) }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
+                try await self.park(id)
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return false
             }
             defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let grant = result { return grant }
-                // Timed out: withdraw; if the grant came meanwhile, the other task returns it next.
+            while let woken = try await group.next() {
+                if woken { return }
+                // Timed out: withdraw; if the wake-up came meanwhile, the other task returns next.
                 withdraw(id)
             }
-            throw Self.timeoutError(timeout)
         }
     }
 
-    private func enqueue(_ id: Int) async throws -> Grant {
+    private func park(_ id: Int) async throws {
         try await withCheckedThrowingContinuation { continuation in
             waiters[id] = continuation
             waiterOrder.append(id)
@@ -195,6 +224,21 @@ public actor SMTPConnectionPool {
 
     private func withdraw(_ id: Int) {
         waiters.removeValue(forKey: id)?.resume(throwing: Self.timeoutError(options.acquireTimeout))
+    }
+
+    /// The longest waiter looks again (a send finished, or a slot was freed).
+    private func wakeOne() {
+        while !waiterOrder.isEmpty {
+            if let continuation = waiters.removeValue(forKey: waiterOrder.removeFirst()) {
+                continuation.resume()
+                return
+            }
+        }
+    }
+
+    private func wakeAll(throwing error: SMTPError) {
+        for id in waiterOrder { waiters.removeValue(forKey: id)?.resume(throwing: error) }
+        waiterOrder = []
     }
 
     static let closedError = SMTPError(

@@ -48,6 +48,12 @@ struct WorkerOptions: ParsableArguments {
     var concurrency = Int(ProcessInfo.processInfo.environment["HERALD_CONCURRENCY"] ?? "") ?? 16
     @Option(help: "SMTP connections per account, the per-account concurrency (HERALD_CONNECTIONS_PER_ACCOUNT).")
     var connectionsPerAccount = Int(ProcessInfo.processInfo.environment["HERALD_CONNECTIONS_PER_ACCOUNT"] ?? "") ?? 4
+    @Option(
+        help: """
+            Messages in flight on one SMTP connection when all are busy and the server offers PIPELINING: each \
+            rides behind the previous one's content (HERALD_SENDS_PER_CONNECTION).
+            """)
+    var sendsPerConnection = Int(ProcessInfo.processInfo.environment["HERALD_SENDS_PER_CONNECTION"] ?? "") ?? 4
     @Option(help: "Seconds in-flight messages may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
     var drainTimeout = Int(ProcessInfo.processInfo.environment["HERALD_DRAIN_TIMEOUT"] ?? "") ?? 20
     @Option(help: "A URL that receives a JSON POST when an account's breaker opens (HERALD_ALERT_WEBHOOK).")
@@ -57,6 +63,7 @@ struct WorkerOptions: ParsableArguments {
     func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {
         var smtp = SMTPChannel.Options()
         smtp.pool.maxConnections = max(1, connectionsPerAccount)
+        smtp.pool.sendsPerConnection = max(1, sendsPerConnection)
         let configuration = DeliveryConfiguration(concurrency: concurrency, drainTimeout: .seconds(max(0, drainTimeout)))
         let webhook = alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
