@@ -20,6 +20,11 @@ struct E2EBenchmark {
         binary = ProcessInfo.processInfo.environment["HERALD_BENCH_BINARY"] ?? ".build/release/herald"
     }
 
+    static let templateBody =
+        #"{"code":"test_email","subject":"【测试】系统通知 - {{timestamp}}","text":"Sent at {{timestamp}}.\n\#(String(repeating: "x", count: 700))"}"#
+    static let sendBody = Array(
+        #"{"to": ["205672513@qq.com"], "template_code": "test_email", "template_variables": {"timestamp": "2025-10-25 17:05:00"}}"#.utf8)
+
     struct Result {
         var enqueue: Double
         var p50: Double
@@ -46,6 +51,7 @@ struct E2EBenchmark {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("herald-e2e-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let apiAlone = try await apiAloneRate(database: folder.appendingPathComponent("api-alone.sqlite").path)
         let sqlite = try await measure(database: folder.appendingPathComponent("herald.sqlite").path, sinkPort: sinkPort)
         var postgres: Result?
         if let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
@@ -64,6 +70,7 @@ struct E2EBenchmark {
         row("p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.fixedP50, $0.fixedP99) }
         row("peak RSS of herald serve, MB") { String($0.rssMB) }
         print("smtp-source -d, 1 session: \(Int(source)) msg/s")
+        print("the API alone (herald serve --no-workers, SQLite): \(Int(apiAlone)) requests/s")
         let rss = max(sqlite.rssMB, postgres?.rssMB ?? 0)
         print(
             "sqlite_e2e=\(Int(sqlite.endToEnd)) pg_e2e=\(Int(postgres?.endToEnd ?? 0)) sqlite_enqueue=\(Int(sqlite.enqueue)) "
@@ -83,17 +90,11 @@ struct E2EBenchmark {
             .POST, "/api/v1/accounts", headers: auth,
             body: Array(
                 #"{"name":"sink","email":"bench@example.com","smtp_host":"127.0.0.1","smtp_port":\#(sinkPort),"security":"none"}"#.utf8))
-        let template = try await admin.request(
-            .POST, "/api/v1/templates", headers: auth,
-            body: Array(
-                #"{"code":"test_email","subject":"【测试】系统通知 - {{timestamp}}","text":"Sent at {{timestamp}}.\n\#(String(repeating: "x", count: 700))"}"#
-                    .utf8))
+        let template = try await admin.request(.POST, "/api/v1/templates", headers: auth, body: Array(Self.templateBody.utf8))
         guard account.status == 201, template.status == 201 else {
             throw BenchmarkError("set-up failed: \(String(decoding: account.body + template.body, as: UTF8.self))")
         }
-        let send = Array(
-            #"{"to": ["205672513@qq.com"], "template_code": "test_email", "template_variables": {"timestamp": "2025-10-25 17:05:00"}}"#.utf8
-        )
+        let send = Self.sendBody
 
         // Closed loop: each connection posts its share back to back.
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
@@ -163,6 +164,36 @@ struct E2EBenchmark {
             fixedP50: percentile(fixed, 0.5), fixedP99: percentile(fixed, 0.99), rssMB: rss)
     }
 
+    /// Sends/s that `herald serve --no-workers` takes on SQLite, closed loop: the API's own ceiling
+    /// on this machine, with the load generator but without delivery competing for the cores.
+    private func apiAloneRate(database: String) async throws -> Double {
+        let server = try await Server.start(binary: binary, database: database, extraArguments: ["--no-workers"])
+        defer { server.stop() }
+        let auth = [("Authorization", "Bearer \(server.key)")]
+        let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        let template = try await admin.request(.POST, "/api/v1/templates", headers: auth, body: Array(Self.templateBody.utf8))
+        guard template.status == 201 else { throw BenchmarkError("set-up failed: \(String(decoding: template.body, as: UTF8.self))") }
+        await admin.close()
+        let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        }
+        let perConnection = count / connections
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in clients {
+                group.addTask {
+                    for _ in 0..<perConnection {
+                        let answer = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: Self.sendBody)
+                        guard answer.status == 202 else { throw BenchmarkError("send answered \(answer.status)") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rate = Double(perConnection * connections) / (ContinuousClock.now - start).seconds
+        for client in clients { await client.close() }
+        return rate
+    }
+
     private func newestMessageID(_ client: HTTPLoadConnection, auth: [(String, String)]) async throws -> Int64 {
         let answer = try await client.request(.GET, "/api/v1/messages?limit=1", headers: auth)
         let json = try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
@@ -200,10 +231,11 @@ struct E2EBenchmark {
         let port: Int
         let key: String
 
-        static func start(binary: String, database: String) async throws -> Server {
+        static func start(binary: String, database: String, extraArguments: [String] = []) async throws -> Server {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["serve", "--port", "0", "--database", database, "--concurrency", "64", "--connections-per-account", "8"]
+            process.arguments =
+                ["serve", "--port", "0", "--database", database, "--concurrency", "64", "--connections-per-account", "8"] + extraArguments
             var environment = ProcessInfo.processInfo.environment
             environment["HERALD_RATE_LIMIT"] = "100000000"
             environment["HERALD_LOG_LEVEL"] = "info"
