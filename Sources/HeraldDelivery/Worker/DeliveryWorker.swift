@@ -94,9 +94,10 @@ public final class DeliveryWorker: Service, Sendable {
                     continue
                 }
                 held.withLockedValue { held in for message in claimed { held[message.lease.messageID] = message.lease } }
+                let suppressions = await suppressionReasons(for: claimed)
                 for message in claimed {
                     deliveries.addTask {
-                        await self.dispatcher.deliver(message)
+                        await self.dispatcher.deliver(message, suppressions: suppressions)
                         self.held.withLockedValue { _ = $0.removeValue(forKey: message.lease.messageID) }
                         self.changed.fire()
                     }
@@ -105,6 +106,15 @@ public final class DeliveryWorker: Service, Sendable {
             await drain()
             deliveries.cancelAll()
         }
+    }
+
+    /// The suppressed recipients of a whole claim (lower-cased address to reason), looked up once
+    /// instead of once per message; nil (each message looks its own up) if that fails or the
+    /// claim has very many recipients.
+    private func suppressionReasons(for claimed: [ClaimedMessage]) async -> [String: String]? {
+        let addresses = Set(claimed.flatMap { $0.message.to + $0.message.cc + $0.message.bcc }.map { $0.lowercased() })
+        guard addresses.count <= 5_000, let found = try? await store.suppressions(among: Array(addresses)) else { return nil }
+        return Dictionary(found.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Waits for a notification, the poll interval, or the stop, whichever is first.

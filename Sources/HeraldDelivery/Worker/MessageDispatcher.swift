@@ -18,12 +18,14 @@ struct MessageDispatcher: Sendable {
     private var router: AccountRouter { AccountRouter(breaker: configuration.breaker) }
     private var breaker: CircuitBreaker { configuration.breaker }
 
-    func deliver(_ claimed: ClaimedMessage) async {
+    /// `suppressions`: the suppressed recipients (lower-cased address to reason) if the caller
+    /// looked them up for a whole claim; nil to look this message's up.
+    func deliver(_ claimed: ClaimedMessage, suppressions: [String: String]? = nil) async {
         var logger = logger
         logger[metadataKey: LogKey.messageID] = "\(claimed.message.id)"
         logger[metadataKey: LogKey.attempt] = "\(claimed.message.attempts + 1)"
         do {
-            try await deliver(claimed, logger: logger)
+            try await deliver(claimed, suppressions: suppressions, logger: logger)
         } catch let error as StoreError where error.code == .leaseLost {
             logger.warning("the message's lease was lost (it expired and another worker took it); this result is dropped")
         } catch {
@@ -32,14 +34,14 @@ struct MessageDispatcher: Sendable {
         }
     }
 
-    private func deliver(_ claimed: ClaimedMessage, logger: Logger) async throws {
+    private func deliver(_ claimed: ClaimedMessage, suppressions: [String: String]?, logger: Logger) async throws {
         let message = claimed.message
         let plan = router.plan(RoutingRequest(message), accounts: try await directory.current(), now: Date(), random: random)
         if let refusal = plan.refusal {
             try await settle(claimed, .failed, error: refusal, account: nil, recipients: [], logger: logger)
             return
         }
-        let (recipients, suppressed) = try await unsuppressed(message)
+        let (recipients, suppressed) = try await unsuppressed(message, known: suppressions)
         guard !recipients.isEmpty else {
             let error = DeliveryError(
                 code: "delivery.all_suppressed", errorClass: .recipientRejected, message: "every recipient is on the suppression list",
@@ -192,11 +194,18 @@ struct MessageDispatcher: Sendable {
 
     // MARK: Recipients and settling
 
-    private func unsuppressed(_ message: MessageRecord) async throws -> (recipients: [String], suppressed: [RecipientOutcome]) {
+    private func unsuppressed(
+        _ message: MessageRecord, known: [String: String]?
+    ) async throws -> (recipients: [String], suppressed: [RecipientOutcome]) {
         let all = message.to + message.cc + message.bcc
-        let suppressions = try await store.suppressions(among: all)
-        guard !suppressions.isEmpty else { return (all, []) }
-        let reasons = Dictionary(suppressions.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
+        let reasons: [String: String]
+        if let known {
+            reasons = known
+        } else {
+            let suppressions = try await store.suppressions(among: all)
+            reasons = Dictionary(suppressions.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
+        }
+        guard !reasons.isEmpty else { return (all, []) }
         var kept: [String] = []
         var suppressed: [RecipientOutcome] = []
         for address in all {
