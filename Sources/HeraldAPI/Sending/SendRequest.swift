@@ -58,11 +58,12 @@ public struct AddressList: Sendable, Decodable, Hashable {
     }
 
     public init(from decoder: any Decoder) throws {
+        // The list first: the original clients send one, and a failed attempt costs a thrown error.
         let container = try decoder.singleValueContainer()
-        if let one = try? container.decode(String.self) {
-            addresses = [one]
+        if let list = try? container.decode([String].self) {
+            addresses = list
         } else {
-            addresses = try container.decode([String].self)
+            addresses = [try container.decode(String.self)]
         }
     }
 }
