@@ -32,12 +32,22 @@ import Testing
 
             let replaced = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "Hey {{name}}", "text": "x"}"#)
             #expect(replaced.status == .ok && replaced.data["version"] as? Int == 2)
+            let afterUpdate = try await api.call(
+                .post, "/api/v1/templates/welcome/preview", body: #"{"template_variables": {"name": "Tom"}}"#)
+            #expect(afterUpdate.data["subject"] as? String == "Hey Tom", "the updated template renders, not a cached one")
             let broken = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "{{#open}}", "text": "x"}"#)
             #expect(broken.status == .unprocessableContent && broken.fields == ["subject"])
             #expect(try await api.call(.get, "/api/v1/templates/welcome").data["subject"] as? String == "Hey {{name}}")
             #expect(((try await api.call(.get, "/api/v1/templates")).data["templates"] as? [Any])?.count == 2)
             #expect(try await api.call(.delete, "/api/v1/templates/welcome").data["deleted"] as? Int == 2)
             #expect(try await api.call(.get, "/api/v1/templates/welcome").status == .notFound)
+            // Created again under the same code, it starts at version 1 again: still its own content.
+            #expect(
+                try await api.call(.post, "/api/v1/templates", body: #"{"code": "welcome", "subject": "Again {{name}}", "text": "x"}"#)
+                    .status == .created)
+            let recreated = try await api.call(
+                .post, "/api/v1/templates/welcome/preview", body: #"{"template_variables": {"name": "Tom"}}"#)
+            #expect(recreated.data["subject"] as? String == "Again Tom")
         }
     }
 

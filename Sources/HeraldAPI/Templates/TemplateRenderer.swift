@@ -34,13 +34,22 @@ public struct TemplateRenderer: Sendable {
     }
 
     public func render(_ template: TemplateRecord, variables: [String: JSONValue]) throws(APIError) -> RenderedContent {
-        try render(subject: template.subject, text: template.text, html: template.html, variables: variables)
+        let key = Cache.Key.stored(
+            code: template.code, channel: template.channel, locale: template.locale, version: template.version,
+            createdAt: template.createdAt)
+        return try render(subject: template.subject, text: template.text, html: template.html, key: key, variables: variables)
     }
 
     public func render(subject: String, text: String?, html: String?, variables: [String: JSONValue]) throws(APIError) -> RenderedContent {
+        try render(subject: subject, text: text, html: html, key: .inline(subject: subject, text: text, html: html), variables: variables)
+    }
+
+    private func render(
+        subject: String, text: String?, html: String?, key: Cache.Key, variables: [String: JSONValue]
+    ) throws(APIError) -> RenderedContent {
         let compiled: Compiled
         do {
-            compiled = try cache.compiled(subject: subject, text: text, html: html)
+            compiled = try cache.compiled(subject: subject, text: text, html: html, key: key)
         } catch {
             throw APIError(.templateInvalid, "the template could not be parsed: \(error)")
         }
@@ -70,10 +79,16 @@ public struct TemplateRenderer: Sendable {
 
     /// Parsed templates by their source, so that a busy template is parsed once, not per message.
     final class Cache: Sendable {
-        private let entries = NIOLockedValueBox<[String: Compiled]>([:])
+        /// A stored template by its identity and version (cheap to hash, unlike its text, which
+        /// may need Unicode normalisation for every lookup); inline content by its text.
+        enum Key: Hashable {
+            case stored(code: String, channel: String, locale: String, version: Int, createdAt: Date)
+            case inline(subject: String, text: String?, html: String?)
+        }
 
-        func compiled(subject: String, text: String?, html: String?) throws -> Compiled {
-            let key = [subject, text ?? "\u{0}", html ?? "\u{0}"].joined(separator: "\u{1}")
+        private let entries = NIOLockedValueBox<[Key: Compiled]>([:])
+
+        func compiled(subject: String, text: String?, html: String?, key: Key) throws -> Compiled {
             if let hit = entries.withLockedValue({ $0[key] }) { return hit }
             var seen = Set<String>()
             let variables = [subject, text ?? "", html ?? ""].flatMap(TemplateRenderer.topLevelVariables).filter {

@@ -110,14 +110,19 @@ extension EmailAddress {
         return !previousWasDot
     }
 
+    private static let labelSeparators: Set<Character> = [".", "\u{3002}", "\u{FF0E}", "\u{FF61}"]
+
     private static func validateDomain(_ domain: Substring, whole: String) throws(MIMEError) -> String {
         guard !domain.isEmpty else { throw invalid(whole, "the domain after @ is empty") }
         if domain.hasPrefix("[") {
             return try validateAddressLiteral(domain, whole: whole)
         }
-        // UTS 46 label separators: full stop, ideographic full stop, fullwidth and halfwidth full stops.
-        let separators: Set<Character> = [".", "\u{3002}", "\u{FF0E}", "\u{FF61}"]
-        let labels = domain.split(omittingEmptySubsequences: false, whereSeparator: { separators.contains($0) })
+        // An ASCII domain splits on its dots byte by byte; others on the UTS 46 label separators
+        // (full stop, ideographic full stop, fullwidth and halfwidth full stops), by character.
+        let labels: [Substring] =
+            domain.utf8.allSatisfy({ $0 < 0x80 })
+            ? domain.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map { Substring($0) }
+            : domain.split(omittingEmptySubsequences: false, whereSeparator: { labelSeparators.contains($0) })
         var asciiLabels: [String] = []
         for (position, label) in labels.enumerated() {
             if label.isEmpty {
