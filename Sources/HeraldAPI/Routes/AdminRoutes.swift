@@ -145,7 +145,7 @@ struct AdminRoutes {
 
     @Sendable func revokeKey(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         try await store.revokeAPIKey(id: try context.parameters.id())
-        await keyCache.forget()
+        keyCache.forget()
         return JSONResponse.success(Optional<String>.none, message: "API key revoked", requestID: context.requestID)
     }
 }
