@@ -59,9 +59,9 @@ struct E2EBenchmark {
         }
 
         print("e2e: \(count) sends over HTTP (\(connections) connections) to herald serve, delivered to smtp-sink on 127.0.0.1")
-        print(pad("", 34) + pad("SQLite", 12, right: true) + pad("PostgreSQL", 12, right: true))
+        print(pad("", 34) + pad("SQLite", 15, right: true) + pad("PostgreSQL", 15, right: true))
         func row(_ name: String, _ value: (Result) -> String) {
-            print(pad(name, 34) + pad(value(sqlite), 12, right: true) + pad(postgres.map(value) ?? "-", 12, right: true))
+            print(pad(name, 34) + pad(value(sqlite), 15, right: true) + pad(postgres.map(value) ?? "-", 15, right: true))
         }
         row("enqueue requests/s") { String(Int($0.enqueue)) }
         row("request p50 / p99 ms (closed loop)") { String(format: "%.1f/%.1f", $0.p50, $0.p99) }
