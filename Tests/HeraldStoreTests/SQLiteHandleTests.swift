@@ -60,3 +60,26 @@ struct SQLiteHandleTests {
         }
     }
 }
+
+/// A batch's rows as columns (PostgreSQL binds each as one array); only PostgreSQL takes arrays.
+@Suite("Batch columns")
+struct SQLArrayTests {
+    @Test func rowsBecomeTypedColumnsWithNulls() throws {
+        let rows: [[SQLValue]] = [[.integer(1), .text("a"), .blob([1])], [.null, .null, .null], [.bool(true), .text("c"), .blob([])]]
+        let columns = try SQLArray.columns(of: rows, kinds: [.integer, .text, .blob])
+        #expect(columns == [.array(.integers([1, nil, 1])), .array(.texts(["a", nil, "c"])), .array(.blobs([[1], nil, []]))])
+    }
+
+    @Test func aValueOfTheWrongKindIsRefusedNotConverted() {
+        #expect(throws: StoreError.self) { try SQLArray.columns(of: [[.text("1")]], kinds: [.integer]) }
+        #expect(throws: StoreError.self) { try SQLArray.columns(of: [[.integer(1)]], kinds: [.text]) }
+    }
+
+    @Test func sqliteRefusesAnArrayParameter() throws {
+        try SQLiteHandleTests.withHandle { handle in
+            #expect(throws: SQLiteFailure.self) { _ = try handle.execute("SELECT ?", [.array(.integers([1]))]) }
+            let after = try handle.execute("SELECT 1 AS one", [])
+            #expect(after.first?["one"] == .integer(1), "the connection stays usable")
+        }
+    }
+}

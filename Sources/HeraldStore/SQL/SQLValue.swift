@@ -30,41 +30,30 @@ public enum SQLArray: Sendable, Hashable {
     /// as a database error rather than bound as something else.
     static func columns(of rows: [[SQLValue]], kinds: [Kind]) throws -> [SQLValue] {
         try kinds.enumerated().map { column, kind in
-            func mismatch(_ value: SQLValue) -> StoreError {
-                StoreError(.database, "column \(column) of a batch holds \(value.kindName) where \(kind) was expected")
+            /// Element `column` of every row, as `T`; nil for NULL.
+            func values<T>(_ unwrap: (SQLValue) -> T?) throws -> [T?] {
+                try rows.map { row in
+                    let value = row[column]
+                    if case .null = value { return nil }
+                    guard let unwrapped = unwrap(value) else {
+                        throw StoreError(.database, "column \(column) of a batch holds \(value.kindName) where \(kind) was expected")
+                    }
+                    return unwrapped
+                }
             }
             switch kind {
             case .integer:
                 return .array(
                     .integers(
-                        try rows.map { row in
-                            switch row[column] {
-                            case .null: nil
+                        try values {
+                            switch $0 {
                             case .integer(let value): value
                             case .bool(let value): value ? 1 : 0
-                            case let value: throw mismatch(value)
+                            default: nil
                             }
                         }))
-            case .text:
-                return .array(
-                    .texts(
-                        try rows.map { row in
-                            switch row[column] {
-                            case .null: nil
-                            case .text(let value): value
-                            case let value: throw mismatch(value)
-                            }
-                        }))
-            case .blob:
-                return .array(
-                    .blobs(
-                        try rows.map { row in
-                            switch row[column] {
-                            case .null: nil
-                            case .blob(let value): value
-                            case let value: throw mismatch(value)
-                            }
-                        }))
+            case .text: return .array(.texts(try values { if case .text(let value) = $0 { value } else { nil } }))
+            case .blob: return .array(.blobs(try values { if case .blob(let value) = $0 { value } else { nil } }))
             }
         }
     }
