@@ -50,7 +50,16 @@ public actor SMTPConnectionPool {
     private var connections: [Pooled] = []
     /// Connections being opened.
     private var opening = 0
-    private var waiters: [Int: CheckedContinuation<Void, Error>] = [:]
+    /// A send waiting for a connection. It is registered before it suspends, so a wake-up that
+    /// comes in between is kept (`woken`) rather than lost.
+    private enum Waiter {
+        case registered
+        case parked(CheckedContinuation<Void, Error>)
+        case woken
+    }
+
+    private var waiters: [Int: Waiter] = [:]
+    /// Registered and parked waiters, longest first.
     private var waiterOrder: [Int] = []
     private var nextWaiter = 0
     private var closed = false
@@ -197,6 +206,8 @@ public actor SMTPConnectionPool {
         guard ContinuousClock.now < deadline else { throw Self.timeoutError(options.acquireTimeout) }
         let id = nextWaiter
         nextWaiter += 1
+        waiters[id] = .registered
+        waiterOrder.append(id)
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 try await self.park(id)
@@ -216,28 +227,48 @@ public actor SMTPConnectionPool {
     }
 
     private func park(_ id: Int) async throws {
-        try await withCheckedThrowingContinuation { continuation in
-            waiters[id] = continuation
-            waiterOrder.append(id)
+        switch waiters[id] {
+        case .woken:
+            waiters[id] = nil
+        case .registered:
+            try await withCheckedThrowingContinuation { continuation in waiters[id] = .parked(continuation) }
+        case .parked, nil:
+            // Withdrawn (timed out) or the pool shut down before this waiter parked.
+            throw closed ? Self.closedError : Self.timeoutError(options.acquireTimeout)
         }
     }
 
     private func withdraw(_ id: Int) {
-        waiters.removeValue(forKey: id)?.resume(throwing: Self.timeoutError(options.acquireTimeout))
+        waiterOrder.removeAll { $0 == id }
+        switch waiters.removeValue(forKey: id) {
+        case .parked(let continuation): continuation.resume(throwing: Self.timeoutError(options.acquireTimeout))
+        case .woken: wakeOne()  // a wake-up this waiter will not use goes to the next
+        case .registered, nil: break
+        }
     }
 
     /// The longest waiter looks again (a send finished, or a slot was freed).
     private func wakeOne() {
         while !waiterOrder.isEmpty {
-            if let continuation = waiters.removeValue(forKey: waiterOrder.removeFirst()) {
+            let id = waiterOrder.removeFirst()
+            switch waiters[id] {
+            case .parked(let continuation):
+                waiters[id] = nil
                 continuation.resume()
                 return
+            case .registered:
+                waiters[id] = .woken
+                return
+            case .woken, nil:
+                continue
             }
         }
     }
 
     private func wakeAll(throwing error: SMTPError) {
-        for id in waiterOrder { waiters.removeValue(forKey: id)?.resume(throwing: error) }
+        for id in waiterOrder {
+            if case .parked(let continuation) = waiters.removeValue(forKey: id) { continuation.resume(throwing: error) }
+        }
         waiterOrder = []
     }
 
