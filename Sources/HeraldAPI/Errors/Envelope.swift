@@ -106,6 +106,8 @@ extension JSONResponse {
         return buffer
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// A JSON string literal as `JSONEncoder` writes it: quotes, backslashes and control
     /// characters escaped; everything else, slashes and non-ASCII included, as is.
     static func writeJSONString(_ string: String, into buffer: inout ByteBuffer) {
@@ -120,10 +122,9 @@ extension JSONResponse {
             case 0x0D: buffer.writeStaticString(#"\r"#)
             case 0x09: buffer.writeStaticString(#"\t"#)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 buffer.writeStaticString(#"\u00"#)
-                buffer.writeInteger(hex[Int(byte >> 4)])
-                buffer.writeInteger(hex[Int(byte & 0xF)])
+                buffer.writeInteger(hexDigits[Int(byte >> 4)])
+                buffer.writeInteger(hexDigits[Int(byte & 0xF)])
             default: buffer.writeInteger(byte)
             }
         }

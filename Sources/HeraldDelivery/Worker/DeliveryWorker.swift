@@ -114,7 +114,7 @@ public final class DeliveryWorker: Service, Sendable {
     private func suppressionReasons(for claimed: [ClaimedMessage]) async -> [String: String]? {
         let addresses = Set(claimed.flatMap { $0.message.to + $0.message.cc + $0.message.bcc }.map { $0.lowercased() })
         guard addresses.count <= 5_000, let found = try? await store.suppressions(among: Array(addresses)) else { return nil }
-        return Dictionary(found.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
+        return MessageDispatcher.reasons(found)
     }
 
     /// Waits for a notification, the poll interval, or the stop, whichever is first.

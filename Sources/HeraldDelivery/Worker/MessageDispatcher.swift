@@ -194,6 +194,11 @@ struct MessageDispatcher: Sendable {
 
     // MARK: Recipients and settling
 
+    /// Suppressions as lower-cased address to reason, the form `deliver(_:suppressions:)` takes.
+    static func reasons(_ suppressions: [SuppressionRecord]) -> [String: String] {
+        Dictionary(suppressions.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
+    }
+
     private func unsuppressed(
         _ message: MessageRecord, known: [String: String]?
     ) async throws -> (recipients: [String], suppressed: [RecipientOutcome]) {
@@ -202,8 +207,7 @@ struct MessageDispatcher: Sendable {
         if let known {
             reasons = known
         } else {
-            let suppressions = try await store.suppressions(among: all)
-            reasons = Dictionary(suppressions.map { ($0.address.lowercased(), $0.reason) }, uniquingKeysWith: { first, _ in first })
+            reasons = Self.reasons(try await store.suppressions(among: all))
         }
         guard !reasons.isEmpty else { return (all, []) }
         var kept: [String] = []

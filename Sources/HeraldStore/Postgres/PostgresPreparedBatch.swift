@@ -6,14 +6,13 @@ import PostgresNIO
 /// statement log under `scripts/bench queue`).
 ///
 /// `PostgresBackend.writeStatement` recognises these texts; every other statement goes unnamed.
+/// The parameter types come from the first execution's binds, all typed arrays or non-NULL values.
 protocol PostgresPreparedBatch: PostgresPreparedStatement where Row == PostgresRow {
     init(binds: [SQLValue])
     var binds: [SQLValue] { get }
 }
 
 extension PostgresPreparedBatch {
-    static var bindingDataTypes: [PostgresDataType] { [] }  // inferred from the first execution's binds
-
     func makeBindings() throws -> PostgresBindings { PostgresBackend.Connection.bindings(binds) }
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 

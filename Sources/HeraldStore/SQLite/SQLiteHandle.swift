@@ -58,19 +58,26 @@ final class SQLiteHandle: @unchecked Sendable {
     /// Runs one statement with `binds` and returns its rows. Blocks for as long as SQLite takes;
     /// throws `SQLiteFailure`.
     func execute(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
-        try lock.withLock { try run(sql, binds) }
+        try lock.withLock {
+            guard let database else { throw Self.closed }
+            return try run(try cached(sql) ?? prepare(sql, on: database), binds, on: database)
+        }
     }
 
     /// Like `execute`, but only when `sql` has run before on this connection (it is prepared,
     /// so it is quick to run); nil otherwise, and nothing is run.
     func executeIfPrepared(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow]? {
-        try lock.withLock { statements[sql] == nil ? nil : try run(sql, binds) }
+        try lock.withLock {
+            guard let database else { throw Self.closed }
+            guard let prepared = cached(sql) else { return nil }
+            return try run(prepared, binds, on: database)
+        }
     }
 
-    /// The body of `execute`, under the lock.
-    private func run(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
-        guard let database else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed") }
-        let prepared = try prepare(sql, on: database)
+    private static let closed = SQLiteFailure(code: SQLITE_MISUSE, message: "the connection is closed")
+
+    /// Runs a prepared statement, under the lock.
+    private func run(_ prepared: Prepared, _ binds: [SQLValue], on database: OpaquePointer) throws -> [SQLRow] {
         let statement = prepared.statement
         defer {
             sqlite_nio_sqlite3_reset(statement)
@@ -90,15 +97,19 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    /// The cached statement for `sql`, prepared now if needed; the least recently used one
-    /// makes room when the cache is full.
+    /// The cached statement for `sql`, marked as just used; nil when it is not prepared. Batch
+    /// statements run to kilobytes, so `sql` is hashed once here, not once per step.
+    private func cached(_ sql: String) -> Prepared? {
+        guard let index = statements.index(forKey: sql) else { return nil }
+        uses += 1
+        statements.values[index].lastUsed = uses
+        return statements.values[index]
+    }
+
+    /// Prepares `sql` and keeps it; the least recently used statement makes room when the cache
+    /// is full.
     private func prepare(_ sql: String, on database: OpaquePointer) throws(SQLiteFailure) -> Prepared {
         uses += 1
-        if var prepared = statements[sql] {
-            prepared.lastUsed = uses
-            statements[sql] = prepared
-            return prepared
-        }
         var statement: OpaquePointer?
         let code = sqlite_nio_sqlite3_prepare_v3(database, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard code == SQLITE_OK, let statement else { throw SQLiteFailure(code: code, message: Self.message(database)) }
