@@ -3,9 +3,10 @@ import NIOHTTP1
 
 /// The whole path: `herald serve` (release build) with an account on Postfix's smtp-sink; a load
 /// generator posts sends over HTTP. Measures, on SQLite and on PostgreSQL: enqueue requests/s with
-/// their p50/p99 latency, delivery msg/s, end-to-end msg/s (first post to last `success`), p50/p99
-/// at a fixed 2,000 requests/s (latency counted from the scheduled time, so a slow server cannot
-/// hide its queueing), and the server's peak RSS; smtp-source's rate is measured in the same run.
+/// their p50/p99 latency, end-to-end msg/s (first post to last `success`), p50/p99 at a fixed
+/// 2,000 requests/s (latency counted from the scheduled time, so a slow server cannot hide its
+/// queueing), the server's peak RSS, and the two halves apart: the API with no workers, and
+/// delivery of a filled queue with no requests. smtp-source's rate is measured in the same run.
 struct E2EBenchmark {
     var count = 20_000
     var connections = 64
@@ -29,11 +30,12 @@ struct E2EBenchmark {
         var enqueue: Double
         var p50: Double
         var p99: Double
-        var delivery: Double
         var endToEnd: Double
         var fixedP50: Double
         var fixedP99: Double
         var rssMB: Int
+        var apiAlone = 0.0
+        var deliveryAlone = 0.0
     }
 
     func run() async throws {
@@ -51,11 +53,14 @@ struct E2EBenchmark {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("herald-e2e-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let apiAlone = try await apiAloneRate(database: folder.appendingPathComponent("api-alone.sqlite").path)
-        let sqlite = try await measure(database: folder.appendingPathComponent("herald.sqlite").path, sinkPort: sinkPort)
+        var sqlite = try await measure(database: folder.appendingPathComponent("herald.sqlite").path, sinkPort: sinkPort).result
+        (sqlite.apiAlone, sqlite.deliveryAlone) = try await aloneRates(
+            database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
         var postgres: Result?
         if let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
-            postgres = try await measure(database: url, sinkPort: sinkPort)
+            let (result, key) = try await measure(database: url, sinkPort: sinkPort)
+            postgres = result
+            (postgres!.apiAlone, postgres!.deliveryAlone) = try await aloneRates(database: url, key: key, sinkPort: sinkPort)
         }
 
         print("e2e: \(count) sends over HTTP (\(connections) connections) to herald serve, delivered to smtp-sink on 127.0.0.1")
@@ -65,12 +70,12 @@ struct E2EBenchmark {
         }
         row("enqueue requests/s") { String(Int($0.enqueue)) }
         row("request p50 / p99 ms (closed loop)") { String(format: "%.1f/%.1f", $0.p50, $0.p99) }
-        row("delivery msg/s") { String(Int($0.delivery)) }
         row("end-to-end msg/s") { String(Int($0.endToEnd)) }
         row("p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.fixedP50, $0.fixedP99) }
         row("peak RSS of herald serve, MB") { String($0.rssMB) }
+        row("requests/s, API alone (--no-workers)") { String(Int($0.apiAlone)) }
+        row("delivery msg/s, alone (no requests)") { String(Int($0.deliveryAlone)) }
         print("smtp-source -d, 1 session: \(Int(source)) msg/s")
-        print("the API alone (herald serve --no-workers, SQLite): \(Int(apiAlone)) requests/s")
         let rss = max(sqlite.rssMB, postgres?.rssMB ?? 0)
         print(
             "sqlite_e2e=\(Int(sqlite.endToEnd)) pg_e2e=\(Int(postgres?.endToEnd ?? 0)) sqlite_enqueue=\(Int(sqlite.enqueue)) "
@@ -81,19 +86,14 @@ struct E2EBenchmark {
 
     // MARK: One backend
 
-    private func measure(database: String, sinkPort: Int) async throws -> Result {
+    /// The whole path on one database; also returns the admin key the server printed.
+    private func measure(database: String, sinkPort: Int) async throws -> (result: Result, key: String) {
         let server = try await Server.start(binary: binary, database: database)
         defer { server.stop() }
         let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
         let auth = [("Authorization", "Bearer \(server.key)")]
-        let account = try await admin.request(
-            .POST, "/api/v1/accounts", headers: auth,
-            body: Array(
-                #"{"name":"sink","email":"bench@example.com","smtp_host":"127.0.0.1","smtp_port":\#(sinkPort),"security":"none"}"#.utf8))
-        let template = try await admin.request(.POST, "/api/v1/templates", headers: auth, body: Array(Self.templateBody.utf8))
-        guard account.status == 201, template.status == 201 else {
-            throw BenchmarkError("set-up failed: \(String(decoding: account.body + template.body, as: UTF8.self))")
-        }
+        try await setUp(admin, auth: auth, sinkPort: sinkPort)
+        let delivered = try await successCount(admin, auth: auth)
 
         // Closed loop: each connection posts its share back to back.
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
@@ -102,20 +102,7 @@ struct E2EBenchmark {
         let latencies = try await closedLoop(clients, auth: auth)
         let posted = ContinuousClock.now
         let total = latencies.count
-
-        // Delivered: watch the newest message (they go out roughly in order), then confirm the
-        // count once. Polling the statistics all the time would load the server being measured.
-        let lastID = try await newestMessageID(admin, auth: auth)
-        var firstSuccess: ContinuousClock.Instant?
-        while true {
-            let status = try await messageStatus(admin, auth: auth, id: lastID)
-            if firstSuccess == nil, try await messageStatus(admin, auth: auth, id: lastID - Int64(total) + 1) == "success" {
-                firstSuccess = .now
-            }
-            if status == "success", try await successCount(admin, auth: auth) >= total { break }
-            if ContinuousClock.now - posted > .seconds(300) { throw BenchmarkError("delivery did not finish within 5 minutes") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        try await waitForDeliveries(admin, auth: auth, total: delivered + total)
         let done = ContinuousClock.now
 
         // Open loop at a fixed rate: latency from the scheduled time.
@@ -137,32 +124,72 @@ struct E2EBenchmark {
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
+        // Left queued, the fixed-rate sends would be counted as the next phase's deliveries.
+        try await waitForDeliveries(admin, auth: auth, total: delivered + total + requests)
         let rss = server.peakRSSMegabytes()
         for client in clients { await client.close() }
         await admin.close()
-        return Result(
+        let result = Result(
             enqueue: Double(total) / (posted - start).seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-            delivery: Double(total) / (done - (firstSuccess ?? start)).seconds, endToEnd: Double(total) / (done - start).seconds,
+            endToEnd: Double(total) / (done - start).seconds,
             fixedP50: percentile(fixed, 0.5), fixedP99: percentile(fixed, 0.99), rssMB: rss)
+        return (result, server.key)
     }
 
-    /// Sends/s that `herald serve --no-workers` takes on SQLite, closed loop: the API's own ceiling
-    /// on this machine, with the load generator but without delivery competing for the cores.
-    private func apiAloneRate(database: String) async throws -> Double {
-        let server = try await Server.start(binary: binary, database: database, extraArguments: ["--no-workers"])
-        defer { server.stop() }
-        let auth = [("Authorization", "Bearer \(server.key)")]
-        let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
-        let template = try await admin.request(.POST, "/api/v1/templates", headers: auth, body: Array(Self.templateBody.utf8))
-        guard template.status == 201 else { throw BenchmarkError("set-up failed: \(String(decoding: template.body, as: UTF8.self))") }
+    /// The two halves apart, closed loop: sends/s that `herald serve --no-workers` takes (the API's
+    /// own ceiling on this machine, with the load generator but without delivery competing for
+    /// the cores), then msg/s that a new `herald serve` delivers from the queue so filled, with no
+    /// requests coming in, counted from the start of its process. `key` is the admin key of a
+    /// database used before; on a new one the server prints one.
+    private func aloneRates(database: String, key: String?, sinkPort: Int) async throws -> (api: Double, delivery: Double) {
+        let api = try await Server.start(binary: binary, database: database, key: key, extraArguments: ["--no-workers"])
+        let auth = [("Authorization", "Bearer \(api.key)")]
+        let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
+        if key == nil { try await setUp(admin, auth: auth, sinkPort: sinkPort) }
+        let delivered = try await successCount(admin, auth: auth)
         await admin.close()
-        let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
         }
         let start = ContinuousClock.now
         let sent = try await closedLoop(clients, auth: auth).count
-        let rate = Double(sent) / (ContinuousClock.now - start).seconds
+        let apiRate = Double(sent) / (ContinuousClock.now - start).seconds
         for client in clients { await client.close() }
-        return rate
+        api.stop()
+
+        let started = ContinuousClock.now
+        let server = try await Server.start(binary: binary, database: database, key: api.key)
+        defer { server.stop() }
+        let watcher = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        try await waitForDeliveries(watcher, auth: auth, total: delivered + sent)
+        await watcher.close()
+        return (apiRate, Double(sent) / (ContinuousClock.now - started).seconds)
+    }
+
+    /// An account on smtp-sink and the bench's template.
+    private func setUp(_ admin: HTTPLoadConnection, auth: [(String, String)], sinkPort: Int) async throws {
+        let account = try await admin.request(
+            .POST, "/api/v1/accounts", headers: auth,
+            body: Array(
+                #"{"name":"sink","email":"bench@example.com","smtp_host":"127.0.0.1","smtp_port":\#(sinkPort),"security":"none"}"#.utf8))
+        let template = try await admin.request(.POST, "/api/v1/templates", headers: auth, body: Array(Self.templateBody.utf8))
+        guard account.status == 201, template.status == 201 else {
+            throw BenchmarkError("set-up failed: \(String(decoding: account.body + template.body, as: UTF8.self))")
+        }
+    }
+
+    /// Returns when `total` messages have succeeded. Watches the newest message (they go out
+    /// roughly in order), then confirms the count once: polling the statistics all the time would
+    /// load the server being measured.
+    private func waitForDeliveries(_ client: HTTPLoadConnection, auth: [(String, String)], total: Int) async throws {
+        let lastID = try await newestMessageID(client, auth: auth)
+        let deadline = ContinuousClock.now + .seconds(300)
+        while true {
+            if try await messageStatus(client, auth: auth, id: lastID) == "success", try await successCount(client, auth: auth) >= total {
+                return
+            }
+            if ContinuousClock.now > deadline { throw BenchmarkError("delivery did not finish within 5 minutes") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Each connection posts its share of `count` sends back to back; the latency of each, in ms.
@@ -224,7 +251,8 @@ struct E2EBenchmark {
         let port: Int
         let key: String
 
-        static func start(binary: String, database: String, extraArguments: [String] = []) async throws -> Server {
+        /// `key`: the admin key of a database used before; otherwise the key the server prints.
+        static func start(binary: String, database: String, key: String? = nil, extraArguments: [String] = []) async throws -> Server {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments =
@@ -245,13 +273,13 @@ struct E2EBenchmark {
             let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 let output = text.value
-                if let key = output.range(of: #"hk_[A-Za-z0-9_-]+"#, options: .regularExpression),
+                if let key = key ?? output.range(of: #"hk_[A-Za-z0-9_-]+"#, options: .regularExpression).map({ String(output[$0]) }),
                     let url = output.range(of: #"url=http://127\.0\.0\.1:\d+"#, options: .regularExpression),
                     let port = Int(output[url].split(separator: ":").last ?? "")
                 {
                     out.fileHandleForReading.readabilityHandler = nil
                     err.fileHandleForReading.readabilityHandler = { _ in }
-                    return Server(process: process, port: port, key: String(output[key]))
+                    return Server(process: process, port: port, key: key)
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
