@@ -159,6 +159,8 @@ let package = Package(
             dependencies: [
                 "HeraldStore", "HeraldTestSupport", "herald-store-probe",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

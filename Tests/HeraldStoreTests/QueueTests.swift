@@ -1,5 +1,7 @@
 import Foundation
 import HeraldTestSupport
+import NIOConcurrencyHelpers
+import ServiceLifecycle
 import Testing
 
 @testable import HeraldStore
@@ -247,6 +249,52 @@ struct QueueTests {
                 let waited = await Self.waitWhileEnqueuing(into: store, waiter: other)
                 #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
             }
+        }
+    }
+
+    /// PostgreSQL: statements made at once as the store starts wait for its pool to run, so
+    /// postgres-nio never warns that a connection was asked for before `run()` (it did at every
+    /// start of `herald serve`), and nothing else is logged as a warning.
+    @Test func statementsAtStartWaitForThePoolWithoutWarnings() async throws {
+        try await withTestStore(.postgres) { _, database in
+            let lines = NIOLockedValueBox<[String]>([])
+            let store = try await database.openStore(logger: MemoryLogHandler.logger(lines))
+            let versions = try await withRunningStore(store) { store in
+                try await withThrowingTaskGroup(of: [Int].self) { group in
+                    for _ in 0..<16 { group.addTask { try await store.appliedMigrations() } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            #expect(versions.count == 16 && versions.allSatisfy { !$0.isEmpty }, "every statement ran")
+            let warnings = lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }
+            #expect(warnings.isEmpty, "\(warnings)")
+        }
+    }
+
+    /// PostgreSQL: a graceful shutdown (SIGTERM to `herald serve`) closes the pool under the
+    /// notification listener; that is not logged as a failure of the listener. Whether the
+    /// listener hears of the shutdown or of its closed connection first is a race, so the store
+    /// is started and shut down several times.
+    @Test func aGracefulShutdownLogsNoWarnings() async throws {
+        try await withTestStore(.postgres) { _, database in
+            let lines = NIOLockedValueBox<[String]>([])
+            let logger = MemoryLogHandler.logger(lines)
+            try await withRunningStore(try await database.openStore()) { other in
+                for _ in 0..<5 {
+                    let store = try await database.openStore(logger: logger)
+                    let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [store], logger: logger))
+                    try await withThrowingTaskGroup(of: Void.self) { tasks in
+                        tasks.addTask { try await services.run() }
+                        // Woken by the other pool's NOTIFY: the listener is up.
+                        let waited = await Self.waitWhileEnqueuing(into: other, waiter: store)
+                        #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
+                        await services.triggerGracefulShutdown()
+                        try await tasks.waitForAll()
+                    }
+                }
+            }
+            let warnings = lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }
+            #expect(warnings.isEmpty, "\(warnings)")
         }
     }
 

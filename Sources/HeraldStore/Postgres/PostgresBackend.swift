@@ -63,6 +63,8 @@ public final class PostgresBackend: SQLBackend {
     let configuration: Configuration
     let logger: Logger
     private let signal = WorkSignal()
+    /// Open once `run()` has started the connection pool; every statement waits for it.
+    private let started = StartLatch()
     private let notifications: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) =
         AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
 
@@ -73,9 +75,15 @@ public final class PostgresBackend: SQLBackend {
     }
 
     /// Runs the connection pool and the notification listener until cancelled or shut down.
+    /// Statements wait until this has started the pool.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
+            group.addTask {
+                // Opened just before the pool starts: a waiter let go here runs on another
+                // thread, while this one goes straight into `run()`.
+                self.started.open()
+                await self.client.run()
+            }
             group.addTask { await self.listen() }
             group.addTask { await self.sendNotifications() }
             let (stopped, stop) = AsyncStream<Void>.makeStream()
@@ -90,6 +98,7 @@ public final class PostgresBackend: SQLBackend {
 
     /// Keeps a LISTEN open, reconnecting after failures, until cancelled.
     private func listen() async {
+        guard (try? await started.wait()) != nil else { return }
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
@@ -98,7 +107,8 @@ public final class PostgresBackend: SQLBackend {
                     }
                 }
             } catch {
-                if Task.isCancelled { return }
+                // At shutdown the pool closes the listening connection; that is not a failure.
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
                 logger.warning("the PostgreSQL notification listener failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
                 try? await Task.sleep(for: .seconds(1))
             }
@@ -107,13 +117,14 @@ public final class PostgresBackend: SQLBackend {
 
     /// Sends one NOTIFY per request, coalescing the requests made while one is sent, until cancelled.
     private func sendNotifications() async {
+        guard (try? await started.wait()) != nil else { return }
         for await _ in notifications.stream {
             do {
                 try await client.withConnection { connection in
                     _ = try await connection.query("SELECT pg_notify('\(unescaped: Self.channel)', '')", logger: logger)
                 }
             } catch {
-                if Task.isCancelled { return }
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
                 logger.warning(
                     "could not notify other processes of new messages; they will find them by polling",
                     metadata: ["error": "\(String(reflecting: error))"])
@@ -122,7 +133,8 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await retryingAbortedTransactions {
+        try await started.wait()
+        return try await retryingAbortedTransactions {
             try await client.withTransaction(logger: logger) { connection in
                 try await body(Connection(connection: connection, logger: logger))
             }
@@ -130,6 +142,7 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await started.wait()
         let prepared = Self.preparedBatches[sql]?.init(binds: binds)
         return try await retryingAbortedTransactions {
             try await client.withConnection { connection in
@@ -155,6 +168,7 @@ public final class PostgresBackend: SQLBackend {
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await started.wait()
         do {
             return try await mapErrors {
                 try await client.withConnection { connection in try await body(Connection(connection: connection, logger: logger)) }
