@@ -78,11 +78,17 @@ public final class PostgresBackend: SQLBackend {
     /// Statements wait until this has started the pool.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
+            let starting = StartLatch()
             group.addTask {
-                // Opened just before the pool starts: a waiter let go here runs on another
-                // thread, while this one goes straight into `run()`.
-                self.started.open()
+                starting.open()
                 await self.client.run()
+            }
+            group.addTask {
+                // `PostgresClient.run()` marks the pool running as its very first step, right
+                // after `starting` opens; the pause covers that task losing its thread between.
+                try? await starting.wait()
+                try? await Task.sleep(for: .milliseconds(1))
+                self.started.open()
             }
             group.addTask { await self.listen() }
             group.addTask { await self.sendNotifications() }
