@@ -266,7 +266,7 @@ struct QueueTests {
                 }
             }
             #expect(versions.count == 16 && versions.allSatisfy { !$0.isEmpty }, "every statement ran")
-            let warnings = lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }
+            let warnings = Self.warningsAndErrors(lines)
             #expect(warnings.isEmpty, "\(warnings)")
         }
     }
@@ -293,9 +293,13 @@ struct QueueTests {
                     }
                 }
             }
-            let warnings = lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }
+            let warnings = Self.warningsAndErrors(lines)
             #expect(warnings.isEmpty, "\(warnings)")
         }
+    }
+
+    static func warningsAndErrors(_ lines: NIOLockedValueBox<[String]>) -> [String] {
+        lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }
     }
 
     /// How long `waiter.waitForWork` (60 s timeout) took while messages were enqueued into `store`

@@ -78,17 +78,13 @@ public final class PostgresBackend: SQLBackend {
     /// Statements wait until this has started the pool.
     public func run() async throws {
         await withDiscardingTaskGroup { group in
-            let starting = StartLatch()
             group.addTask {
-                starting.open()
+                // `PostgresClient.run()` marks the pool running as its very first step, which
+                // this task takes at once; statements go 1 ms later, which covers the thread
+                // losing the CPU in between.
+                async let statementsGo: Void = self.openAfterAPause()
                 await self.client.run()
-            }
-            group.addTask {
-                // `PostgresClient.run()` marks the pool running as its very first step, right
-                // after `starting` opens; the pause covers that task losing its thread between.
-                try? await starting.wait()
-                try? await Task.sleep(for: .milliseconds(1))
-                self.started.open()
+                await statementsGo
             }
             group.addTask { await self.listen() }
             group.addTask { await self.sendNotifications() }
@@ -100,6 +96,11 @@ public final class PostgresBackend: SQLBackend {
             }
             group.cancelAll()
         }
+    }
+
+    private func openAfterAPause() async {
+        try? await Task.sleep(for: .milliseconds(1))
+        started.open()
     }
 
     /// Keeps a LISTEN open, reconnecting after failures, until cancelled.
