@@ -62,6 +62,35 @@ struct EnqueueTests {
         }
     }
 
+    /// Large messages are not all put in one statement: a commit carries at most `maxBatchBytes`
+    /// of bodies, and a message too large to share goes alone, stored whole.
+    @Test(arguments: StoreBackendKind.allCases)
+    func enqueueCommitsStopAtTheirByteLimit(kind: StoreBackendKind) async throws {
+        // Two bodies of 30 KB exceed 50 KB: every message must be committed alone, where 40
+        // concurrent small ones share commits (see concurrentEnqueuesShareCommits).
+        try await withTestStore(kind, options: StoreOptions(maxBatchBytes: 50_000)) { store, _ in
+            let sqlStore = try #require(store as? any GroupCommitting)
+            let before = sqlStore.enqueueCommits
+            let stored = try await withThrowingTaskGroup(of: (Int64, [UInt8]).self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        var message = sampleMessage(subject: "large \(index)")
+                        message.mime += Array(repeating: UInt8(ascii: "a") + UInt8(index % 26), count: 30_000 + index)
+                        return (try await store.enqueue(message).message.id, message.mime)
+                    }
+                }
+                return try await group.reduce(into: [(Int64, [UInt8])]()) { $0.append($1) }
+            }
+            let after = sqlStore.enqueueCommits
+            #expect(after.items - before.items == 40)
+            #expect(after.batches - before.batches == 40, "\(after.batches - before.batches) commits for 40 messages")
+            for (id, mime) in stored {
+                let rows = try await rawRows(store, "SELECT mime FROM messages WHERE id = ?", [.integer(id)])
+                #expect(try #require(rows.first).bytes("mime") == mime)
+            }
+        }
+    }
+
     /// One commit's messages differ in which optional fields they have (on PostgreSQL each
     /// column of a batch is one array, with NULL elements): each reads back as it was given.
     @Test(arguments: StoreBackendKind.allCases)

@@ -45,6 +45,20 @@ struct GroupCommitterTests {
         #expect(recorder.batches.flatMap { $0 }.sorted() == items, "every item was committed once")
     }
 
+    @Test func aBatchStopsAtItsWeightButAlwaysTakesOneItem() async {
+        let recorder = Recorder()
+        // An item weighs its own value: two of 30 to 49 fit under 100, three do not; 250 goes alone.
+        let committer = GroupCommitter<Int, Int>(maxBatch: 16, maxWeight: 100, weight: { $0 }) { await recorder.commit($0) }
+        let items = [250] + Array(30..<50)
+        let results = await Self.submitAll(items) { try await committer.submit($0) }
+        for item in items { #expect(results[item] == item * 2) }
+        #expect(recorder.batches.flatMap { $0 }.sorted() == items.sorted(), "every item was committed once")
+        for batch in recorder.batches {
+            #expect(batch.count == 1 || batch.reduce(0, +) <= 100, "batch \(batch) is over the weight")
+        }
+        #expect(recorder.batches.contains { $0.count > 1 }, "light items still shared commits")
+    }
+
     @Test func parallelLanesCommitSideBySide() async {
         let recorder = Recorder()
         let committer = ParallelGroupCommitter<Int, Int>(lanes: 2, maxBatch: 16) { await recorder.commit($0) }

@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 /// Batches concurrent writes into one transaction so that they share its durable commit.
 ///
 /// The first caller to find no commit running becomes the leader: it takes every item waiting
-/// (up to `maxBatch`), commits them together, and hands each caller its own result. Callers that
+/// (up to `maxBatch` items and `maxWeight` in total, but always the first), commits them together, and hands each caller its own result. Callers that
 /// arrive meanwhile wait; when the leader's commit ends, the oldest of them leads the next batch.
 /// So under load a batch forms while the previous one is being fsynced, with no timer and no
 /// background task, and no caller leads for longer than one commit.
@@ -25,11 +25,19 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let maxBatch: Int
+    private let maxWeight: Int
+    private let weight: @Sendable (Item) -> Int
     private let commit: Commit
 
-    init(maxBatch: Int, commit: @escaping Commit) {
+    /// `weight` measures an item (say, its bytes) against `maxWeight`; an item heavier than
+    /// `maxWeight` is committed alone.
+    init(
+        maxBatch: Int, maxWeight: Int = .max, weight: @escaping @Sendable (Item) -> Int = { _ in 1 }, commit: @escaping Commit
+    ) {
         precondition(maxBatch > 0, "a batch holds at least one item")
         self.maxBatch = maxBatch
+        self.maxWeight = maxWeight
+        self.weight = weight
         self.commit = commit
     }
 
@@ -59,7 +67,13 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
         // them join this batch instead of the next one.
         await Task.yield()
         let batch = state.withLockedValue { state in
-            let count = min(maxBatch, state.waiting.count)
+            var count = 0
+            var total = 0
+            for waiter in state.waiting.prefix(maxBatch) {
+                total += weight(waiter.item)
+                if count > 0 && total > maxWeight { break }
+                count += 1
+            }
             let batch = Array(state.waiting.prefix(count))
             state.waiting.removeFirst(count)
             state.batches += 1
@@ -90,8 +104,13 @@ final class ParallelGroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
     private let lanes: [GroupCommitter<Item, Output>]
     private let nextLane = NIOLockedValueBox(0)
 
-    init(lanes: Int, maxBatch: Int, commit: @escaping GroupCommitter<Item, Output>.Commit) {
-        self.lanes = (0..<max(1, lanes)).map { _ in GroupCommitter(maxBatch: maxBatch, commit: commit) }
+    init(
+        lanes: Int, maxBatch: Int, maxWeight: Int = .max, weight: @escaping @Sendable (Item) -> Int = { _ in 1 },
+        commit: @escaping GroupCommitter<Item, Output>.Commit
+    ) {
+        self.lanes = (0..<max(1, lanes)).map { _ in
+            GroupCommitter(maxBatch: maxBatch, maxWeight: maxWeight, weight: weight, commit: commit)
+        }
     }
 
     var statistics: (batches: Int, items: Int) {

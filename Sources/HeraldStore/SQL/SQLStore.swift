@@ -12,10 +12,15 @@ public struct StoreOptions: Sendable {
     public var idempotencyRetention: Duration
     /// The most writes one group commit carries.
     public var maxBatch: Int
+    /// The most message bytes one enqueue commit carries (a message larger than this is committed
+    /// alone). Large messages then cannot make one statement of gigabytes, which PostgreSQL
+    /// refuses beyond 1 GB and which would hold a second copy of every body in memory.
+    public var maxBatchBytes: Int
 
-    public init(idempotencyRetention: Duration = .seconds(48 * 3600), maxBatch: Int = 500) {
+    public init(idempotencyRetention: Duration = .seconds(48 * 3600), maxBatch: Int = 500, maxBatchBytes: Int = 16 << 20) {
         self.idempotencyRetention = max(idempotencyRetention, .seconds(24 * 3600))
         self.maxBatch = max(1, maxBatch)
+        self.maxBatchBytes = max(1, maxBatchBytes)
     }
 }
 
@@ -39,7 +44,9 @@ public final class SQLStore<Backend: SQLBackend>: Store {
         self.queries = queries
         let writer = QueueWriter(backend: backend, queries: queries, options: options)
         let lanes = backend.parallelCommits
-        self.enqueues = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch) { await writer.commit(enqueues: $0) }
+        self.enqueues = ParallelGroupCommitter(
+            lanes: lanes, maxBatch: options.maxBatch, maxWeight: options.maxBatchBytes, weight: { $0.mime.count }
+        ) { await writer.commit(enqueues: $0) }
         self.settlements = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch) { await writer.commit(settlements: $0) }
     }
 
