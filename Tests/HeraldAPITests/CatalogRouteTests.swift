@@ -51,6 +51,28 @@ import Testing
         }
     }
 
+    /// Objects and arrays in template_variables: sections and dotted names read into them, and a
+    /// variable tag writes one as JSON, not as Swift's description of a dictionary.
+    @Test func structuredVariablesRenderThroughSectionsAndAsJSON() async throws {
+        try await APIHarness.withAPI { api, _ in
+            let template = #"""
+                {"code": "order", "subject": "Order {{order.id}}",
+                 "text": "{{#items}}{{name}} x{{qty}};{{/items}}{{^none}} none{{/none}} {{#order}}{{id}}{{/order}} {{order}} {{tags}}",
+                 "html": "<p>{{order}}</p>"}
+                """#
+            #expect(try await api.call(.post, "/api/v1/templates", body: template).status == .created)
+            let preview = try await api.call(
+                .post, "/api/v1/templates/order/preview",
+                body: #"""
+                    {"template_variables": {"order": {"id": 42, "note": "a<b"}, "tags": ["x", "y"], "none": [],
+                     "items": [{"name": "pen", "qty": 2}, {"name": "ink", "qty": 1.5}]}}
+                    """#)
+            #expect(preview.data["subject"] as? String == "Order 42")
+            #expect(preview.data["text"] as? String == #"pen x2;ink x1.5; none 42 {"id":42,"note":"a<b"} ["x","y"]"#)
+            #expect(preview.data["html"] as? String == "<p>{&quot;id&quot;:42,&quot;note&quot;:&quot;a&lt;b&quot;}</p>")
+        }
+    }
+
     @Test func aPasswordGivenToAccountsNeverComesBackOrReachesALogAndIsSealed() async throws {
         let lines = NIOLockedValueBox<[String]>([])
         let password = "qq-auth-code-9d2f7"

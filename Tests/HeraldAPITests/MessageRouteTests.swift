@@ -46,7 +46,15 @@ import Testing
                     #"{"to": ["a@example.com"], "subject": "s", "text": "t", "headers": {"X-Tag": "a\r\nBcc: evil@example.com"}}"#,
                     .unprocessableContent, 40001, "headers.X-Tag"
                 ),
-                (#"{"to": ["a@example.com"], "subject": "line\r\nBcc: evil@example.com", "text": "t"}"#, .unprocessableContent, 40001, nil),
+                (
+                    #"{"to": ["a@example.com"], "subject": "line\r\nBcc: evil@example.com", "text": "t"}"#, .unprocessableContent, 40001,
+                    "subject"
+                ),
+                (
+                    #"{"to": ["a@example.com"], "template_code": "test_email", "template_variables": {"timestamp": "1\nBcc: e@example.com"}}"#,
+                    .unprocessableContent, 40001, "template_variables"
+                ),
+                (#"{"to": null, "subject": "s", "text": "t"}"#, .unprocessableContent, 40001, "to"),
                 (
                     #"{"to": ["a@example.com"], "subject": "s", "text": "t", "from_account": "ghost"}"#, .unprocessableContent, 40001,
                     "from_account"

@@ -165,6 +165,7 @@ public struct APIError: Error, Sendable, Hashable {
         case is Double.Type: "a number"
         case is Bool.Type: "true or false"
         case is [String].Type: "an array of strings"
+        case is AddressList.Type: "an address or an array of addresses"
         default:
             "\(type)".hasPrefix("Array") ? "an array" : "\(type)".hasPrefix("Dictionary") ? "an object" : "of another type"
         }

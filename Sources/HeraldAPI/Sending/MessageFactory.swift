@@ -80,6 +80,7 @@ public struct MessageFactory: Sendable {
                 "give either template_code or subject with text/html, not both")
         } else {
             check(!(request.subject ?? "").isEmpty, "subject", "is required without template_code")
+            check(!Self.breaksAHeader(request.subject ?? ""), "subject", "must be one line: CR, LF and NUL are not allowed")
             check(request.text != nil || request.html != nil, "text", "text or html is required without template_code")
         }
         check((request.text?.count ?? 0) + (request.html?.count ?? 0) <= limits.maxBodyCharacters, "text", "the body is too large")
@@ -146,6 +147,11 @@ public struct MessageFactory: Sendable {
                 throw APIError.validation([.init(field: "template_code", reason: "there is no template \(code)")])
             }
             rendered = try renderer.render(template, variables: request.templateVariables ?? [:])
+            if Self.breaksAHeader(rendered.subject) {
+                throw APIError.validation([
+                    .init(field: "template_variables", reason: "put CR, LF or NUL into the subject, which must be one line")
+                ])
+            }
         } else {
             rendered = RenderedContent(subject: request.subject ?? "", text: request.text, html: request.html)
         }
@@ -172,14 +178,19 @@ public struct MessageFactory: Sendable {
             expiresAt: expiresAt, maxAttempts: request.maxAttempts ?? limits.defaultMaxAttempts, tags: tags, metadata: metadata)
     }
 
-    /// The account a message without `from_account` will most likely go through: the router's
-    /// first choice ignoring health (a breaker that is open now may be closed by then).
+    /// Whether `text` has a character that would end a header line (or is NUL).
+    static func breaksAHeader(_ text: String) -> Bool {
+        text.unicodeScalars.contains { $0 == "\r" || $0 == "\n" || $0 == "\0" }
+    }
+
     /// `<id@host>` as `id@host`.
     static func withoutAngleBrackets(_ messageID: String) -> String {
         guard messageID.hasPrefix("<"), messageID.hasSuffix(">"), messageID.utf8.count >= 2 else { return messageID }
         return String(messageID.dropFirst().dropLast())
     }
 
+    /// The account a message without `from_account` will most likely go through: the router's
+    /// first choice ignoring health (a breaker that is open now may be closed by then).
     static func likelyAccount(_ accounts: [AccountRecord], tags: [String]) -> AccountRecord? {
         var healthy = accounts
         for index in healthy.indices {

@@ -62,8 +62,12 @@ public struct AddressList: Sendable, Decodable, Hashable {
         let container = try decoder.singleValueContainer()
         if let list = try? container.decode([String].self) {
             addresses = list
+        } else if let address = try? container.decode(String.self) {
+            addresses = [address]
         } else {
-            addresses = [try container.decode(String.self)]
+            let context = DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "not an address or a list of them")
+            if container.decodeNil() { throw DecodingError.valueNotFound(AddressList.self, context) }
+            throw DecodingError.typeMismatch(AddressList.self, context)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 import NIOCore
 
 /// Any JSON value, as a client sent it (template variables, for instance).
@@ -74,7 +75,9 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    /// The value as Mustache renders it: strings, numbers without a needless `.0`, arrays and dictionaries.
+    /// The value as Mustache sees it: strings, numbers without a needless `.0`, booleans; objects
+    /// and arrays that sections and dotted names look into, and that a variable tag writes as JSON
+    /// (not as Swift's description of a dictionary).
     var mustacheValue: Any {
         switch self {
         case .null: return ""
@@ -83,8 +86,30 @@ public enum JSONValue: Sendable, Hashable, Codable {
             if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
             return String(value)
         case .string(let value): return value
-        case .array(let values): return values.map(\.mustacheValue)
-        case .object(let values): return values.mapValues(\.mustacheValue)
+        case .array(let values): return MustacheJSONArray(json: self, elements: values.map(\.mustacheValue))
+        case .object(let values): return MustacheJSONObject(json: self, members: values.mapValues(\.mustacheValue))
         }
     }
+}
+
+/// A JSON object in a template: `{{#order}}{{id}}{{/order}}` and `{{order.id}}` read its members,
+/// `{{order}}` writes it as JSON.
+struct MustacheJSONObject: MustacheParent, MustacheCustomRenderable {
+    let json: JSONValue
+    let members: [String: Any]
+
+    func child(named name: String) -> Any? { members[name] }
+    var renderText: String { json.jsonText }
+    var isNull: Bool { false }
+}
+
+/// A JSON array in a template: a section repeats for each element (none when empty), a variable
+/// tag writes it as JSON.
+struct MustacheJSONArray: MustacheSequence, MustacheCustomRenderable {
+    let json: JSONValue
+    let elements: [Any]
+
+    func makeIterator() -> IndexingIterator<[Any]> { elements.makeIterator() }
+    var renderText: String { json.jsonText }
+    var isNull: Bool { false }
 }
