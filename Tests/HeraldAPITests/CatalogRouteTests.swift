@@ -132,6 +132,10 @@ import Testing
                 try await api.call(.post, "/api/v1/accounts", body: #"{"name": "legacy", "email": "a@example.com", "smtp_host": "h"}"#)
                     .status == .conflict)
             #expect(try await api.call(.get, "/api/v1/accounts/424242").status == .notFound)
+            // An empty host with a provider is no host: the preset's, not an account that cannot connect.
+            let preset = try await api.call(
+                .post, "/api/v1/accounts", body: #"{"name": "qq", "email": "1905985427@qq.com", "provider": "qq", "smtp_host": ""}"#)
+            #expect(preset.data["smtp_host"] as? String == "smtp.qq.com" && preset.data["smtp_port"] as? Int == 465, "\(preset.text)")
             let id = try #require(mapped.data["id"] as? Int)
             #expect(try await api.call(.delete, "/api/v1/accounts/\(id)").status == .ok)
             #expect(try await api.call(.delete, "/api/v1/accounts/\(id)").status == .notFound)

@@ -35,6 +35,25 @@ import Testing
                 "POST /api/v1/accounts/{id}/test", "GET /api/v1/stats", "GET /api/v1/keys", "POST /api/v1/keys", "DELETE /api/v1/keys/{id}",
             ]
             #expect(documented == expected)
+
+            // Every link names an operation of this document, and each creation links onward.
+            var operationIDs: Set<String> = []
+            var linked: [String: Set<String>] = [:]
+            for (path, operations) in paths {
+                for (method, operation) in operations {
+                    let operation = try #require(operation as? [String: Any])
+                    operationIDs.insert(try #require(operation["operationId"] as? String))
+                    for case let response as [String: Any] in (operation["responses"] as? [String: Any] ?? [:]).values {
+                        for case let link as [String: Any] in (response["links"] as? [String: Any] ?? [:]).values {
+                            linked["\(method.uppercased()) \(path)", default: []].insert(try #require(link["operationId"] as? String))
+                        }
+                    }
+                }
+            }
+            #expect(linked.values.allSatisfy { $0.isSubset(of: operationIDs) }, "\(linked)")
+            #expect(linked["POST /api/v1/messages/email/send"]?.contains("Show_a_message") == true)
+            #expect(linked["POST /api/v1/templates"]?.contains("Preview_a_template") == true)
+            #expect(linked["POST /api/v1/accounts"]?.contains("Enable_an_account") == true)
         }
     }
 }

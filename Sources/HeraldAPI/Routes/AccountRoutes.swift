@@ -60,8 +60,8 @@ struct AccountRoutes {
             var problems: [APIError.FieldError] = []
             var settings: AccountSettings
             do {
-                // Without a provider an empty host counts as none.
-                let host = provider == nil && smtpHost?.isEmpty == true ? nil : smtpHost
+                // An empty host counts as none: the preset's host, or the error that one is needed.
+                let host = smtpHost?.isEmpty == true ? nil : smtpHost
                 settings = try AccountSettings.forNewAccount(
                     provider: provider, region: region, host: host, port: smtpPort, name: name, email: email, displayName: displayName)
             } catch {

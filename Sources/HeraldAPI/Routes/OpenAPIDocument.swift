@@ -1,4 +1,5 @@
 import Foundation
+import HeraldDelivery
 
 /// The OpenAPI 3.1 document of the API, served at `/openapi.json`. Written by hand beside the
 /// routes it describes; `scripts/test` runs schemathesis against a live server with it, so a
@@ -28,7 +29,18 @@ enum OpenAPIDocument {
         if !required.isEmpty { schema["required"] = required }
         return schema
     }
-    private static var addressList: [String: Any] { ["oneOf": [string, array(string)]] }
+    /// One address or a list of them (a mailbox such as `Name <a@example.com>` is accepted too).
+    private static func addressList(minItems: Int = 0) -> [String: Any] {
+        let address: [String: Any] = ["type": "string", "format": "email"]
+        return ["oneOf": [address, ["type": "array", "items": address, "minItems": minItems, "maxItems": 50]]]
+    }
+    /// Text that must stay on one line: no CR, LF or NUL.
+    private static func oneLine(minLength: Int = 0, maxLength: Int? = nil) -> [String: Any] {
+        var schema: [String: Any] = ["type": "string", "minLength": minLength, "pattern": "^[^\\r\\n\\u0000]*$"]
+        if let maxLength { schema["maxLength"] = maxLength }
+        return schema
+    }
+    private static func required(_ names: String...) -> [String: Any] { ["required": names] }
 
     /// The envelope with `data` of the given schema.
     private static func envelope(_ data: [String: Any]) -> [String: Any] {
@@ -37,8 +49,19 @@ enum OpenAPIDocument {
             required: ["code", "message", "data", "request_id"])
     }
 
-    private static func response(_ description: String, _ data: [String: Any]) -> [String: Any] {
-        ["description": description, "content": ["application/json": ["schema": envelope(data)]]]
+    private static func response(_ description: String, _ data: [String: Any], links: [String: Any] = [:]) -> [String: Any] {
+        var response: [String: Any] = ["description": description, "content": ["application/json": ["schema": envelope(data)]]]
+        if !links.isEmpty { response["links"] = links }
+        return response
+    }
+
+    /// Links from a response to the operations that take what it created (`$response.body#/data/...`
+    /// as `parameter`): clients and tools such as schemathesis follow them to build on real items.
+    private static func links(_ operationIDs: [String], parameter: String, from pointer: String) -> [String: Any] {
+        Dictionary(
+            uniqueKeysWithValues: operationIDs.map { id in
+                (id, ["operationId": id, "parameters": [parameter: "$response.body#/data/\(pointer)"]] as [String: Any])
+            })
     }
 
     private static var errorResponse: [String: Any] {
@@ -108,17 +131,37 @@ enum OpenAPIDocument {
                 ], required: ["code", "message", "data", "request_id"]),
             "SendRequest": object(
                 [
-                    "to": addressList, "cc": addressList, "bcc": addressList, "reply_to": addressList, "template_code": string,
-                    "template_variables": ["type": "object"], "locale": string, "subject": string, "text": string, "html": string,
-                    "from": string, "from_account": string, "headers": ["type": "object", "additionalProperties": string],
+                    "to": addressList(minItems: 1), "cc": addressList(), "bcc": addressList(), "reply_to": addressList(),
+                    "template_code": string, "template_variables": ["type": "object"], "locale": string,
+                    "subject": oneLine(minLength: 1), "text": string, "html": string, "from": string, "from_account": string,
+                    "headers": [
+                        "type": "object", "additionalProperties": oneLine(),
+                        "propertyNames": ["pattern": "^[!-9;-~]{1,76}$"],
+                    ],
                     "attachments": array(
                         object(
-                            ["filename": string, "content": string, "content_type": string, "content_id": string],
+                            [
+                                "filename": oneLine(minLength: 1),
+                                "content": ["type": "string", "contentEncoding": "base64", "pattern": "^[A-Za-z0-9+/\\s]*={0,2}\\s*$"],
+                                "content_type": string, "content_id": string,
+                            ],
                             required: ["filename", "content"])),
                     "priority": ["type": "integer", "minimum": 0, "maximum": 9], "send_at": time, "expires_at": time,
-                    "max_attempts": ["type": "integer", "minimum": 1, "maximum": 50], "tags": array(string),
-                    "metadata": ["type": "object", "additionalProperties": string],
-                ], required: ["to"]),
+                    "max_attempts": ["type": "integer", "minimum": 1, "maximum": 50],
+                    "tags": ["type": "array", "items": oneLine(minLength: 1, maxLength: 64), "maxItems": 20],
+                    "metadata": [
+                        "type": "object", "additionalProperties": ["type": "string", "maxLength": 1024],
+                        "propertyNames": ["minLength": 1, "maxLength": 64], "maxProperties": 50,
+                    ],
+                ], required: ["to"]
+            )
+            // A template, or inline content: never both.
+            .merging([
+                "oneOf": [
+                    ["required": ["template_code"], "not": ["anyOf": [required("subject"), required("text"), required("html")]]],
+                    ["required": ["subject"], "anyOf": [required("text"), required("html")], "not": required("template_code")],
+                ]
+            ]) { $1 },
             "BatchResults": object(
                 [
                     "results": array(
@@ -159,7 +202,12 @@ enum OpenAPIDocument {
                 ], required: ["id", "status", "from", "to", "created_at", "updated_at"]),
             "MessagePage": object(["messages": array(ref("Message")), "next_cursor": nullable("string")], required: ["messages"]),
             "TemplateInput": object(
-                ["code": string, "locale": string, "subject": string, "text": string, "html": string], required: ["subject"]),
+                [
+                    "code": ["type": "string", "pattern": "^[^\\s/]{1,128}$"], "locale": string,
+                    "subject": ["type": "string", "minLength": 1],
+                    "text": string, "html": string,
+                ], required: ["subject"]
+            ).merging(["anyOf": [required("text"), required("html")]]) { $1 },
             "Template": object(
                 [
                     "code": string, "locale": string, "subject": string, "text": nullable("string"), "html": nullable("string"),
@@ -170,12 +218,17 @@ enum OpenAPIDocument {
             "Routing": object(["from_domains": array(string), "tags": array(string)]),
             "AccountInput": object(
                 [
-                    "name": string, "email": string, "display_name": string, "provider": string, "region": string, "smtp_host": string,
-                    "smtp_port": integer, "security": ["enum": ["tls", "starttls", "none"]], "use_tls": boolean, "username": string,
-                    "password": ["type": "string", "writeOnly": true], "tls_verify": boolean, "tls_ca_pem": string, "is_active": boolean,
-                    "priority": integer, "weight": integer, "per_minute_limit": integer, "per_day_limit": integer,
+                    "name": ["type": "string", "minLength": 1, "maxLength": 64], "email": ["type": "string", "format": "email"],
+                    "display_name": string, "provider": ["type": "string", "enum": (ProviderPreset.all.keys + ["ses"]).sorted()],
+                    "region": string, "smtp_host": ["type": "string", "pattern": "^[^\\s/]*$"],
+                    "smtp_port": ["type": "integer", "minimum": 1, "maximum": 65535],
+                    "security": ["enum": ["tls", "starttls", "none"]], "use_tls": boolean, "username": string,
+                    "password": oneLine(minLength: 1).merging(["writeOnly": true]) { $1 }, "tls_verify": boolean, "tls_ca_pem": string,
+                    "is_active": boolean, "priority": integer, "weight": ["type": "integer", "minimum": 1],
+                    "per_minute_limit": ["type": "integer", "minimum": 1], "per_day_limit": ["type": "integer", "minimum": 1],
                     "routing": ref("Routing"),
-                ], required: ["name", "email"]),
+                ], required: ["name", "email"]
+            ).merging(["anyOf": [required("smtp_host"), required("provider")]]) { $1 },
             "Account": object(
                 [
                     "id": integer, "name": string, "email": string, "display_name": nullable("string"), "smtp_host": string,
@@ -232,7 +285,13 @@ enum OpenAPIDocument {
                             "schema": ["type": "string", "minLength": 1, "maxLength": 255],
                         ]
                     ],
-                    responses: ["202": response("Queued.", ref("SendResult"))], errorStatuses: [404, 409])
+                    responses: [
+                        "202": response(
+                            "Queued.", ref("SendResult"),
+                            links: links(
+                                ["Show_a_message", "Raw_message", "Cancel_a_message", "Retry_a_message"], parameter: "id",
+                                from: "message_id"))
+                    ], errorStatuses: [404, 409])
             ],
             "/api/v1/messages/email/batch": [
                 "post": operation(
@@ -279,7 +338,13 @@ enum OpenAPIDocument {
                     responses: ["200": response("Every template.", object(["templates": array(ref("Template"))]))], errorStatuses: []),
                 "post": operation(
                     "Create a template", scope: "admin", body: ref("TemplateInput"),
-                    responses: ["201": response("Created.", ref("Template"))], errorStatuses: [409]),
+                    responses: [
+                        "201": response(
+                            "Created.", ref("Template"),
+                            links: links(
+                                ["Show_a_template", "Replace_a_template", "Delete_a_template", "Preview_a_template"], parameter: "code",
+                                from: "code"))
+                    ], errorStatuses: [409]),
             ],
             "/api/v1/templates/{code}": [
                 "get": operation(
@@ -303,7 +368,13 @@ enum OpenAPIDocument {
                     responses: ["200": response("Every account.", object(["accounts": array(ref("Account"))]))], errorStatuses: []),
                 "post": operation(
                     "Create an account", scope: "admin", body: ref("AccountInput"),
-                    responses: ["201": response("Created.", ref("Account"))], errorStatuses: [409]),
+                    responses: [
+                        "201": response(
+                            "Created.", ref("Account"),
+                            links: links(
+                                ["Show_an_account", "Replace_an_account", "Delete_an_account", "Enable_an_account", "Test_an_account"],
+                                parameter: "id", from: "id"))
+                    ], errorStatuses: [409]),
             ],
             "/api/v1/accounts/{id}": [
                 "get": operation(
@@ -341,7 +412,11 @@ enum OpenAPIDocument {
                     errorStatuses: []),
                 "post": operation(
                     "Create a key", scope: "admin",
-                    body: object(["name": string, "scopes": array(["enum": ["send", "read", "admin"]])], required: ["name", "scopes"]),
+                    body: object(
+                        [
+                            "name": ["type": "string", "minLength": 1, "maxLength": 64],
+                            "scopes": ["type": "array", "items": ["enum": ["send", "read", "admin"]], "minItems": 1],
+                        ], required: ["name", "scopes"]),
                     responses: ["201": response("Created; the key is shown only here.", ref("Key"))]),
             ],
             "/api/v1/keys/{id}": [
