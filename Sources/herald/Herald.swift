@@ -13,10 +13,12 @@ struct Herald: AsyncParsableCommand {
         ]
     )
 
-    /// Reads the configuration file (see `ConfigFile`) into the environment, then parses and runs.
+    /// Reads the configuration file (see `ConfigFile`) into the environment, checks the settings,
+    /// then parses and runs.
     static func main() async {
         do {
             try ConfigFile.load(arguments: CommandLine.arguments)
+            try ConfigFile.check()
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             Self.exit(withError: ExitCode(2))

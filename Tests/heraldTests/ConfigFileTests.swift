@@ -40,4 +40,32 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("cannot read the configuration file nowhere.env"))
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("herald.sqlite").path))
     }
+
+    /// A setting that must be a number or a name and is not: an error naming it, not a silent
+    /// default (a wrapped port, a worker that never claims), and nothing runs.
+    @Test func aBadSettingIsNamedAndNothingRuns() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fromEnvironment: [(String, String, String)] = [
+            ("HERALD_PORT", "70000", "must be a port number"), ("HERALD_PORT", "http", "must be a port number"),
+            ("HERALD_CONCURRENCY", "0", "at least 1"), ("HERALD_RATE_LIMIT", "-3", "above 0"),
+            ("HERALD_LOG_LEVEL", "verbose", "must be one of"), ("HERALD_DRAIN_TIMEOUT", "soon", "seconds"),
+        ]
+        for (key, value, problem) in fromEnvironment {
+            let run = try Self.herald(["migrate"], environment: [key: value], in: folder)
+            #expect(run.status == 2 && run.stderr.contains("\(key)=\(value)") && run.stderr.contains(problem), "\(run.stderr)")
+        }
+        try Data("HERALD_SENDS_PER_CONNECTION=0\n".utf8).write(to: folder.appendingPathComponent("herald.env"))
+        let fromFile = try Self.herald(["migrate"], in: folder)
+        #expect(fromFile.status == 2 && fromFile.stderr.contains("HERALD_SENDS_PER_CONNECTION=0"), "\(fromFile.stderr)")
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("herald.env"))
+        for (arguments, problem) in [
+            (["serve", "--port", "70000"], "--port must be 0 to 65535"), (["serve", "--rate-limit=-1"], "--rate-limit must be above 0"),
+            (["worker", "--concurrency", "0"], "--concurrency must be at least 1"),
+        ] {
+            let run = try Self.herald(arguments, in: folder)
+            #expect(run.status == 64 && run.stderr.contains(problem), "\(arguments): \(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("herald.sqlite").path))
+    }
 }

@@ -59,6 +59,36 @@ enum ConfigFile {
         return settings
     }
 
+    /// Checks the settings that must be numbers or names: a typo such as `HERALD_PORT=80800` or
+    /// `HERALD_CONCURRENCY=sixteen` is an error naming it, not a silent default.
+    static func check(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        for (key, rule) in rules.sorted(by: { $0.key < $1.key }) {
+            guard let value = environment[key], !value.isEmpty else { continue }
+            if let problem = rule(value.trimmingCharacters(in: .whitespaces)) {
+                throw Problem(description: "herald: \(key)=\(value) (from the environment or the configuration file) \(problem)")
+            }
+        }
+    }
+
+    /// For each checked setting: nil when a value is right, else what is wrong with it.
+    private static let rules: [String: @Sendable (String) -> String?] = [
+        "HERALD_PORT": { whole($0, in: 0...65535, "must be a port number, 0 to 65535 (0 picks a free port)") },
+        "HERALD_RATE_LIMIT": { Double($0).map { $0 > 0 && $0.isFinite } == true ? nil : "must be a number of requests per second above 0" },
+        "HERALD_CONCURRENCY": { whole($0, in: 1...100_000, "must be a whole number, at least 1") },
+        "HERALD_CONNECTIONS_PER_ACCOUNT": { whole($0, in: 1...10_000, "must be a whole number, at least 1") },
+        "HERALD_SENDS_PER_CONNECTION": { whole($0, in: 1...1_000, "must be a whole number, at least 1") },
+        "HERALD_DRAIN_TIMEOUT": { whole($0, in: 0...86_400, "must be a whole number of seconds, 0 or more") },
+        "HERALD_LOG_LEVEL": {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            return levels.contains($0.lowercased()) ? nil : "must be one of \(levels.joined(separator: ", "))"
+        },
+        "HERALD_SQLITE_SYNCHRONOUS": { ["full", "normal"].contains($0.lowercased()) ? nil : "must be full or normal" },
+    ]
+
+    private static func whole(_ text: String, in range: ClosedRange<Int>, _ problem: String) -> String? {
+        Int(text).map(range.contains) == true ? nil : problem
+    }
+
     /// Every setting the environment (and so the file) can give.
     static let known: Set<String> = [
         "HERALD_HOST", "HERALD_PORT", "HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_LOG_LEVEL", "HERALD_RATE_LIMIT",

@@ -32,6 +32,11 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
     @OptionGroup var workerOptions: WorkerOptions
 
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535 (0 picks a free port)") }
+        guard rateLimit > 0, rateLimit.isFinite else { throw ValidationError("--rate-limit must be above 0") }
+    }
+
     func run() async throws {
         CommandLogging.bootstrap()
         let registry = PrometheusCollectorRegistry()

@@ -60,6 +60,16 @@ struct WorkerOptions: ParsableArguments {
     var alertWebhook: String?
     @Flag(help: "Do not apply database migrations at start-up.") var noMigrate = false
 
+    func validate() throws {
+        for (flag, value) in [
+            ("--concurrency", concurrency), ("--connections-per-account", connectionsPerAccount),
+            ("--sends-per-connection", sendsPerConnection),
+        ] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1")
+        }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 or more seconds") }
+    }
+
     func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {
         var smtp = SMTPChannel.Options()
         smtp.pool.maxConnections = max(1, connectionsPerAccount)
