@@ -68,12 +68,14 @@ enum Harness {
     }
 
     /// Runs a worker (SMTP and sandbox channels) beside `body`, then stops it and waits for it.
+    /// `connectionsPerAccount`: the pool's size per account (4 by default).
     static func withWorker<T: Sendable>(
         _ store: any Store, configuration: DeliveryConfiguration = Harness.configuration(), alerts: AccountAlerts? = nil,
-        _ body: @Sendable (DeliveryWorker) async throws -> T
+        connectionsPerAccount: Int = 4, _ body: @Sendable (DeliveryWorker) async throws -> T
     ) async throws -> T {
         _ = metrics  // bootstrapped before any metric is made
         var options = SMTPChannel.Options()
+        options.pool.maxConnections = connectionsPerAccount
         options.timeouts = .uniform(.seconds(2))
         options.timeouts.silentGreetingProbe = .milliseconds(500)
         options.pool.acquireTimeout = .seconds(5)

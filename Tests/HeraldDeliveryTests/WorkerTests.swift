@@ -269,4 +269,35 @@ import Testing
             #expect(try await store.attempts(messageID: id).isEmpty)
         }
     }
+
+    /// On a stop, a message still waiting for a connection is released at once, unsent and with
+    /// no attempt; only the one already sending finishes. Before, the waiting ones were sent one
+    /// after the other until the drain timeout.
+    @Test(arguments: StoreBackendKind.allCases)
+    func aStopReleasesWhatHasNotStartedSending(kind: StoreBackendKind) async throws {
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(1)))] }
+        defer { Task { await slow.stop() } }
+        try await withTestStore(kind) { store, _ in
+            _ = try await Harness.account(store, "slow", server: slow)
+            var ids: [Int64] = []
+            for _ in 0..<4 { ids.append(try await store.enqueue(Harness.message()).message.id) }
+            let configuration = Harness.configuration(drain: .seconds(30))
+            try await Harness.withWorker(store, configuration: configuration, connectionsPerAccount: 1) { [ids] worker in
+                for id in ids { _ = try await Harness.status(store, id, in: [.sending]) }
+                _ = try await eventually { slow.commands.contains { $0.hasPrefix("DATA") } ? true : nil }
+                worker.stop()
+            }
+            var outcomes: [MessageStatus: Int] = [:]
+            for id in ids {
+                let message = try #require(try await store.message(id: id))
+                outcomes[message.status, default: 0] += 1
+                if message.status == .pending {
+                    #expect(message.attempts == 0 && message.leaseOwner == nil)
+                    #expect(try await store.attempts(messageID: id).isEmpty)
+                }
+            }
+            #expect(outcomes == [.success: 1, .pending: 3], "\(outcomes)")
+            #expect(slow.commands.filter { $0.hasPrefix("DATA") }.count == 1, "only the message already sending went out")
+        }
+    }
 }

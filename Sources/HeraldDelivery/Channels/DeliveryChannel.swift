@@ -10,7 +10,8 @@ public protocol DeliveryChannel: Sendable {
     /// Forgets what it keeps for `account` (open connections, a cached password), e.g. after the
     /// account's settings changed or its login failed.
     func reset(accountID: Int64) async
-    /// Closes everything; called once when the workers stop.
+    /// Closes everything; called when the workers stop. Sends already started finish; one not
+    /// started yet, or asked for afterwards, throws `DeliveryError.stopping`.
     func shutdown() async
 }
 

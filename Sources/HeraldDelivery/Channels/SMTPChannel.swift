@@ -26,6 +26,7 @@ public actor SMTPChannel: DeliveryChannel {
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private var pools: [Int64: (settings: AccountSettings, pool: SMTPConnectionPool)] = [:]
+    private var closed = false
 
     public init(
         store: any Store, options: Options = Options(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -52,6 +53,9 @@ public actor SMTPChannel: DeliveryChannel {
             return DeliveryReceipt(
                 smtpCode: result.reply.code, enhancedCode: result.reply.enhancedCode?.description, reply: result.reply.text,
                 recipients: result.recipients.map(RecipientOutcome.init))
+        } catch let error as SMTPError where error.code == "smtp.pool_closed" && closed {
+            // Waiting for a connection when the workers stopped: never started.
+            throw DeliveryError.stopping
         } catch let error as SMTPError where error.code == "smtp.pool_timeout" || error.code == "smtp.pool_closed" {
             // This process's connections to the account were all busy (or being replaced): local
             // congestion, not the account's fault. Retried later, through any account.
@@ -71,6 +75,7 @@ public actor SMTPChannel: DeliveryChannel {
     }
 
     public func shutdown() async {
+        closed = true
         let all = pools.values.map(\.pool)
         pools = [:]
         for pool in all { await pool.shutdown() }
@@ -84,6 +89,7 @@ public actor SMTPChannel: DeliveryChannel {
     }
 
     private func pool(for account: AccountRecord) async throws(DeliveryError) -> SMTPConnectionPool {
+        guard !closed else { throw DeliveryError.stopping }
         let settings = account.settings
         if let entry = pools[account.id], entry.settings == settings { return entry.pool }
         let password: String?
@@ -95,7 +101,8 @@ public actor SMTPChannel: DeliveryChannel {
                 message: "the account's password could not be opened",
                 diagnosis: "Check HERALD_SECRET_KEY: it must be the key the password was stored under; or set the password again.")
         }
-        // Another delivery may have made the pool while the password was read.
+        // The channel may have shut down, or another delivery made the pool, while the password was read.
+        guard !closed else { throw DeliveryError.stopping }
         if let entry = pools[account.id], entry.settings == settings { return entry.pool }
         if let stale = pools.removeValue(forKey: account.id) { await stale.pool.shutdown() }
         var configuration = SMTPClientConfiguration(

@@ -65,6 +65,11 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
         self.ambiguous = ambiguous
     }
 
+    /// A channel that is shutting down refuses to start a send: nothing left this process, so the
+    /// message is released, not retried, and counts no attempt.
+    public static let stopping = DeliveryError(
+        code: "delivery.stopping", errorClass: .transient, message: "the worker is stopping; the message was not sent")
+
     /// The SMTP client's error, classified as it is.
     public init(_ error: SMTPError) {
         self.init(

@@ -6,8 +6,8 @@ import ServiceLifecycle
 
 /// The delivery workers of one process, as a `Service`: claims batches, delivers up to
 /// `concurrency` messages at once, renews their leases, sweeps expired leases, and on graceful
-/// shutdown (SIGTERM) stops claiming, lets in-flight deliveries finish for `drainTimeout`, and
-/// releases what is still held without spending an attempt.
+/// shutdown (SIGTERM) stops claiming, releases what has not started sending, lets sends in
+/// progress finish for `drainTimeout`, and releases what is still held, without spending an attempt.
 ///
 /// The same service runs inside `herald serve` and alone in `herald worker`; any number of them
 /// may share one store.
@@ -39,7 +39,8 @@ public final class DeliveryWorker: Service, Sendable {
         dispatcher = MessageDispatcher(
             store: store, channels: self.channels, configuration: configuration,
             directory: AccountDirectory(store: store, refresh: configuration.accountRefresh),
-            alerts: alerts ?? AccountAlerts(store: store, logger: logger), random: random, logger: logger)
+            alerts: alerts ?? AccountAlerts(store: store, logger: logger), random: random,
+            isStopping: { [stopped] in stopped.withLockedValue { $0 } }, logger: logger)
     }
 
     /// The messages this worker holds right now.
@@ -128,8 +129,11 @@ public final class DeliveryWorker: Service, Sendable {
     }
 
     /// Lets in-flight deliveries finish for `drainTimeout`, then releases what is still held.
+    /// The channels shut down first: a message still waiting for a connection is released at once
+    /// instead of being sent after the stop.
     private func drain() async {
         let deadline = ContinuousClock.now + configuration.drainTimeout
+        for channel in channels.values { await channel.shutdown() }
         while !Task.isCancelled {
             let seen = changed.generation
             guard inFlight > 0, ContinuousClock.now < deadline else { break }

@@ -13,6 +13,8 @@ struct MessageDispatcher: Sendable {
     let directory: AccountDirectory
     let alerts: AccountAlerts
     let random: @Sendable () -> Double
+    /// Whether the worker is stopping: a message not yet handed to a channel is then released.
+    let isStopping: @Sendable () -> Bool
     let logger: Logger
 
     private var router: AccountRouter { AccountRouter(breaker: configuration.breaker) }
@@ -35,6 +37,7 @@ struct MessageDispatcher: Sendable {
     }
 
     private func deliver(_ claimed: ClaimedMessage, suppressions: [String: String]?, logger: Logger) async throws {
+        if isStopping() { return try await releaseUnsent(claimed, logger: logger) }
         let message = claimed.message
         let plan = router.plan(RoutingRequest(message), accounts: try await directory.current(), now: Date(), random: random)
         if let refusal = plan.refusal {
@@ -95,6 +98,9 @@ struct MessageDispatcher: Sendable {
             let receipt: DeliveryReceipt
             do {
                 receipt = try await channel.deliver(outgoing, through: account)
+            } catch let error where error.code == DeliveryError.stopping.code {
+                if probing { try await giveBackProbe(account) }
+                return try await releaseUnsent(claimed, logger: logger)
             } catch {
                 let rule = configuration.errorPolicy.rule(for: error.errorClass, smtpCode: error.smtpCode)
                 count(outcome: "error", errorClass: error.errorClass.rawValue, account: account)
@@ -124,6 +130,12 @@ struct MessageDispatcher: Sendable {
         try await store.postpone(
             claimed.lease, by: .milliseconds(Int64(wait * 1000)), errorCode: "delivery.no_account_available",
             errorMessage: "every account that could send this message is paused (breaker open, throttled or out of quota)")
+    }
+
+    /// Gives a message back to the queue as it was: the worker is stopping and nothing was sent.
+    private func releaseUnsent(_ claimed: ClaimedMessage, logger: Logger) async throws {
+        _ = try await store.release([claimed.lease])
+        logger.info("the worker is stopping; the message was released unsent")
     }
 
     /// The retry decision for the last error (DESIGN.md section 5), within the message's attempts and expiry.

@@ -13,8 +13,9 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run delivery workers only (no HTTP API). Any number may share one database.",
         discussion: """
             Example: HERALD_DATABASE_URL=postgres://herald@db/herald HERALD_SECRET_KEY=... herald worker --concurrency 32
-            SIGTERM or Ctrl-C stops claiming, lets in-flight messages finish for --drain-timeout seconds,
-            and gives the rest back to the queue without spending an attempt.
+            SIGTERM or Ctrl-C stops claiming, gives back what has not started sending, lets sends in
+            progress finish for --drain-timeout seconds, and gives the rest back to the queue, all
+            without spending an attempt.
             """
     )
 
@@ -54,7 +55,7 @@ struct WorkerOptions: ParsableArguments {
             rides behind the previous one's content (HERALD_SENDS_PER_CONNECTION).
             """)
     var sendsPerConnection = Int(ProcessInfo.processInfo.environment["HERALD_SENDS_PER_CONNECTION"] ?? "") ?? 4
-    @Option(help: "Seconds in-flight messages may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
+    @Option(help: "Seconds sends in progress may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
     var drainTimeout = Int(ProcessInfo.processInfo.environment["HERALD_DRAIN_TIMEOUT"] ?? "") ?? 20
     @Option(help: "A URL that receives a JSON POST when an account's breaker opens (HERALD_ALERT_WEBHOOK).")
     var alertWebhook: String?
