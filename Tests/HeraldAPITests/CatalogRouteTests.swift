@@ -106,6 +106,13 @@ import Testing
             #expect(stored == password, "an update without password keeps it")
             let dump = try await APIHarness.rawSecret(store, id: Int64(id))
             #expect(!dump.contains(password), "sealed at rest")
+
+            // An explicit null removes the password: the account then sends without AUTH.
+            let cleared = try await api.call(
+                .put, "/api/v1/accounts/\(id)",
+                body: #"{"name": "qq-main", "email": "1905985427@qq.com", "provider": "qq", "password": null}"#)
+            #expect(cleared.status == .ok && cleared.data["has_password"] as? Bool == false, "\(cleared.text)")
+            #expect(try await store.accountPassword(id: Int64(id)) == nil)
         }
     }
 

@@ -300,4 +300,23 @@ import Testing
             #expect(slow.commands.filter { $0.hasPrefix("DATA") }.count == 1, "only the message already sending went out")
         }
     }
+
+    /// A password set or removed while the account's pool is open takes effect on the next
+    /// message: the pool is replaced, not kept with the old credentials.
+    @Test func aChangedPasswordReplacesTheAccountsConnections() async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            let account = try await Harness.account(store, "relay", server: server)
+            try await Harness.withWorker(store) { _ in
+                let first = try await store.enqueue(Harness.message()).message.id
+                _ = try await Harness.status(store, first, in: [.success])
+                _ = try await store.updateAccount(id: account.id, account.settings, password: .clear)
+                let second = try await store.enqueue(Harness.message()).message.id
+                _ = try await Harness.status(store, second, in: [.success])
+            }
+            let users = server.received.map(\.authenticatedUser)
+            #expect(users == [Harness.sender, nil], "the first logged in, the second went without AUTH: \(users)")
+        }
+    }
 }

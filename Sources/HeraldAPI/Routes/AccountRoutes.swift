@@ -20,6 +20,18 @@ struct AccountRoutes {
         admin.post("accounts/:id/test", use: test)
     }
 
+    /// Whether a body says `"password": null`, which a plain optional cannot tell from no password.
+    struct ExplicitNullPassword: Decodable {
+        var isNull: Bool
+
+        enum CodingKeys: String, CodingKey { case password }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            isNull = container.contains(.password) ? try container.decodeNil(forKey: .password) : false
+        }
+    }
+
     /// The fields of DESIGN.md's `email_accounts`, plus the original system's `use_tls`.
     struct AccountInput: Decodable {
         var name: String
@@ -134,12 +146,15 @@ struct AccountRoutes {
         return JSONResponse.success(view, requestID: context.requestID)
     }
 
-    /// Replaces the settings; a missing `password` keeps the stored one, `""` is refused, and `null` clears nothing.
+    /// Replaces the settings; a missing `password` keeps the stored one, `null` removes it (the
+    /// account then sends without AUTH), and `""` is refused.
     @Sendable func replace(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         var request = request
         let id = try context.parameters.id()
-        let input = try await request.json(AccountInput.self, context: context).value
-        let account = try await store.updateAccount(id: id, try input.settings(), password: input.password.map { .set($0) } ?? .keep)
+        let (input, bytes) = try await request.json(AccountInput.self, context: context)
+        let removesPassword = (try? JSONDecoder().decode(ExplicitNullPassword.self, from: Data(bytes)))?.isNull == true
+        let change: PasswordChange = input.password.map { .set($0) } ?? (removesPassword ? .clear : .keep)
+        let account = try await store.updateAccount(id: id, try input.settings(), password: change)
         catalog.forget()
         return JSONResponse.success(AccountView(account), message: "Account saved", requestID: context.requestID)
     }

@@ -7,8 +7,9 @@ import NIOPosix
 /// Delivers through SMTP, with one connection pool per account.
 ///
 /// A pool is made on the account's first message, with its password opened from the store, and
-/// kept while the account's settings stay the same. A changed account gets a new pool; so does
-/// an account whose login failed, so that a corrected password is read again.
+/// kept while the account's settings and password stay the same. A changed account (a new or
+/// removed password included) gets a new pool; so does an account whose login failed, so that a
+/// corrected password is read again.
 public actor SMTPChannel: DeliveryChannel {
     /// Settings of every account's pool.
     public struct Options: Sendable {
@@ -25,7 +26,8 @@ public actor SMTPChannel: DeliveryChannel {
     private let options: Options
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private var pools: [Int64: (settings: AccountSettings, pool: SMTPConnectionPool)] = [:]
+    /// By account: the pool, made for these settings and this version of the password.
+    private var pools: [Int64: (settings: AccountSettings, passwordVersion: Int?, pool: SMTPConnectionPool)] = [:]
     private var closed = false
 
     public init(
@@ -91,7 +93,11 @@ public actor SMTPChannel: DeliveryChannel {
     private func pool(for account: AccountRecord) async throws(DeliveryError) -> SMTPConnectionPool {
         guard !closed else { throw DeliveryError.stopping }
         let settings = account.settings
-        if let entry = pools[account.id], entry.settings == settings { return entry.pool }
+        func current(_ entry: (settings: AccountSettings, passwordVersion: Int?, pool: SMTPConnectionPool)?) -> SMTPConnectionPool? {
+            guard let entry, entry.settings == settings, entry.passwordVersion == account.passwordVersion else { return nil }
+            return entry.pool
+        }
+        if let pool = current(pools[account.id]) { return pool }
         let password: String?
         do {
             password = account.hasPassword ? try await store.accountPassword(id: account.id) : nil
@@ -103,7 +109,7 @@ public actor SMTPChannel: DeliveryChannel {
         }
         // The channel may have shut down, or another delivery made the pool, while the password was read.
         guard !closed else { throw DeliveryError.stopping }
-        if let entry = pools[account.id], entry.settings == settings { return entry.pool }
+        if let pool = current(pools[account.id]) { return pool }
         if let stale = pools.removeValue(forKey: account.id) { await stale.pool.shutdown() }
         var configuration = SMTPClientConfiguration(
             host: account.smtpHost, port: account.smtpPort, security: SMTPSecurity(account.security),
@@ -115,7 +121,7 @@ public actor SMTPChannel: DeliveryChannel {
         var logger = logger
         logger[metadataKey: LogKey.accountID] = "\(account.id)"
         let pool = SMTPConnectionPool(configuration: configuration, options: options.pool, eventLoopGroup: eventLoopGroup, logger: logger)
-        pools[account.id] = (settings, pool)
+        pools[account.id] = (settings, account.passwordVersion, pool)
         return pool
     }
 }

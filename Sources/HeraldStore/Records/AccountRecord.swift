@@ -43,6 +43,10 @@ public struct AccountRecord: Sendable, Hashable, Identifiable {
     /// The login; defaults to `email`.
     public var username: String?
     public var hasPassword: Bool
+    /// Changes whenever the password is set or removed, and only then (a hash, valid in this
+    /// process, of the sealed bytes, whose nonce is new each time): the delivery code sees a new
+    /// password without reading it. Nil without a password.
+    public var passwordVersion: Int?
     public var tlsVerify: Bool
     /// A PEM bundle of extra trusted CAs, if any.
     public var tlsCAPEM: String?

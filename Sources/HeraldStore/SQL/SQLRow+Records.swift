@@ -73,8 +73,9 @@ extension SQLRow {
             isActive: try bool("is_active"), priority: Int(try int("priority")), weight: Int(try int("weight")),
             perMinuteLimit: optionalInt("per_minute_limit").map(Int.init), perDayLimit: optionalInt("per_day_limit").map(Int.init),
             routing: routing ?? AccountRouting(), provider: optionalText("provider"))
-        var record = AccountRecord(
-            id: try int("id"), settings: settings, hasPassword: bytes("secret") != nil, createdAt: try date("created_at"))
+        let secret = bytes("secret")
+        var record = AccountRecord(id: try int("id"), settings: settings, hasPassword: secret != nil, createdAt: try date("created_at"))
+        record.passwordVersion = secret.map { $0.hashValue }
         record.health = AccountHealth(rawValue: try text("health")) ?? .closed
         record.failureCount = Int(try int("failure_count"))
         record.openedUntil = optionalDate("opened_until")
