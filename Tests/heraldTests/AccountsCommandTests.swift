@@ -41,6 +41,18 @@ import Testing
             let enabled = try #require(try await store.account(id: account.id))
             #expect(enabled.health == .closed && enabled.failureCount == 0 && enabled.openedUntil == nil && enabled.isActive)
 
+            // A rotated authorisation code, then no password at all; never printed.
+            let rotated = try Self.herald(
+                ["accounts", "password", "qq-main", "--password-stdin", "--database", database.location], stdin: "new-code-77\n")
+            #expect(rotated.status == 0 && rotated.stdout.contains("password set"), "\(rotated.stderr)")
+            #expect(try await store.accountPassword(id: account.id) == "new-code-77")
+            let removed = try Self.herald(["accounts", "password", "qq-main", "--remove", "--database", database.location])
+            #expect(removed.status == 0 && removed.stdout.contains("no password"), "\(removed.stderr)")
+            #expect(try await store.accountPassword(id: account.id) == nil)
+            #expect(!(rotated.stdout + rotated.stderr).contains("new-code-77"))
+            let neither = try Self.herald(["accounts", "password", "qq-main", "--database", database.location])
+            #expect(neither.status == 64 && neither.stderr.contains("--password-stdin or --remove"))
+
             let missing = try Self.herald(["accounts", "enable", "nope", "--database", database.location])
             #expect(missing.status == 1 && missing.stderr.contains("there is no account named nope"))
             let noHost = try Self.herald(["accounts", "add", "x", "--email", "x@example.com", "--database", database.location])

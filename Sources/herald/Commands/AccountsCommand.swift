@@ -9,8 +9,8 @@ import Logging
 struct AccountsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "accounts",
-        abstract: "List, add, enable, disable and remove sender accounts.",
-        subcommands: [List.self, Add.self, Enable.self, Disable.self, Remove.self]
+        abstract: "List, add, enable, disable and remove sender accounts, and change their passwords.",
+        subcommands: [List.self, Add.self, Password.self, Enable.self, Disable.self, Remove.self]
     )
 
     /// Runs `body` with the migrated store, turning store errors into one clear line and exit 1.
@@ -36,6 +36,13 @@ struct AccountsCommand: AsyncParsableCommand {
     static func named(_ name: String, in store: any Store) async throws -> AccountRecord {
         guard let account = try await store.account(named: name) else { throw StoreError(.notFound, "there is no account named \(name)") }
         return account
+    }
+
+    /// A password (or authorisation code) read from standard input, without its final line break.
+    static func passwordFromStandardInput() throws -> String {
+        let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+        guard !text.isEmpty else { throw ValidationError("--password-stdin read an empty password") }
+        return text
     }
 
     static func describe(_ account: AccountRecord) -> String {
@@ -96,15 +103,7 @@ struct AccountsCommand: AsyncParsableCommand {
         func run() async throws {
             var settings = try makeSettings()
             settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
-            let password: PasswordChange
-            if passwordStdin {
-                let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-                    .trimmingCharacters(in: .newlines)
-                guard !text.isEmpty else { throw ValidationError("--password-stdin read an empty password") }
-                password = .set(text)
-            } else {
-                password = .keep
-            }
+            let password: PasswordChange = passwordStdin ? .set(try AccountsCommand.passwordFromStandardInput()) : .keep
             let created = try await AccountsCommand.withStore(databaseOptions, command: "add") { [settings] store in
                 try await store.createAccount(settings, password: password)
             }
@@ -135,6 +134,33 @@ struct AccountsCommand: AsyncParsableCommand {
             settings.perMinuteLimit = perMinute
             settings.perDayLimit = perDay
             return settings
+        }
+    }
+
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set or remove an account's password (a rotated authorisation code, say).",
+            discussion: """
+                Example: printf %s "$NEW_AUTH_CODE" | herald accounts password qq-main --password-stdin
+                Running workers use the new password for their next message. If failed logins opened the
+                account's breaker, run herald accounts enable NAME afterwards.
+                """)
+        @OptionGroup var databaseOptions: DatabaseOptions
+        @Argument(help: "The account's name.") var name: String
+        @Flag(help: "Read the new password from standard input.") var passwordStdin = false
+        @Flag(help: "Remove the password: the account then sends without AUTH.") var remove = false
+
+        func validate() throws {
+            guard passwordStdin != remove else { throw ValidationError("give either --password-stdin or --remove") }
+        }
+
+        func run() async throws {
+            let change: PasswordChange = remove ? .clear : .set(try AccountsCommand.passwordFromStandardInput())
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "password") { store in
+                let account = try await AccountsCommand.named(name, in: store)
+                return try await store.updateAccount(id: account.id, account.settings, password: change)
+            }
+            print(AccountsCommand.describe(account) + (account.hasPassword ? "\tpassword set" : "\tno password"))
         }
     }
 
