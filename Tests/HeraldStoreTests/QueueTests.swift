@@ -298,6 +298,26 @@ struct QueueTests {
         }
     }
 
+    /// Stopped by cancellation (as `withRunningStore` and task groups stop it), a store logs no
+    /// warning either: the pool's closing the listening connection can reach the listener just
+    /// before its own cancellation does.
+    @Test func aCancelledStoreLogsNoWarnings() async throws {
+        try await withTestStore(.postgres) { _, database in
+            let lines = NIOLockedValueBox<[String]>([])
+            let logger = MemoryLogHandler.logger(lines)
+            try await withRunningStore(try await database.openStore()) { other in
+                for _ in 0..<5 {
+                    try await withRunningStore(try await database.openStore(logger: logger)) { store in
+                        let waited = await Self.waitWhileEnqueuing(into: other, waiter: store)
+                        #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
+                    }
+                }
+            }
+            let warnings = Self.warningsAndErrors(lines)
+            #expect(warnings.isEmpty, "\(warnings)")
+        }
+    }
+
     static func warningsAndErrors(_ lines: NIOLockedValueBox<[String]>) -> [String] {
         lines.withLockedValue { $0 }.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }
     }

@@ -103,6 +103,10 @@ public final class PostgresBackend: SQLBackend {
         started.open()
     }
 
+    /// Whether the task is being cancelled or shut down: then a failed statement is the pool
+    /// closing, not something to warn about.
+    private static var isStopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
     /// Keeps a LISTEN open, reconnecting after failures, until cancelled.
     private func listen() async {
         guard (try? await started.wait()) != nil else { return }
@@ -114,10 +118,11 @@ public final class PostgresBackend: SQLBackend {
                     }
                 }
             } catch {
-                // At shutdown the pool closes the listening connection; that is not a failure.
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
-                logger.warning("the PostgreSQL notification listener failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                // At shutdown the pool closes the listening connection; that is not a failure. The
+                // error can arrive just before this task's cancellation does, so look after a pause.
                 try? await Task.sleep(for: .seconds(1))
+                if Self.isStopping { return }
+                logger.warning("the PostgreSQL notification listener failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
             }
         }
     }
@@ -131,7 +136,8 @@ public final class PostgresBackend: SQLBackend {
                     _ = try await connection.query("SELECT pg_notify('\(unescaped: Self.channel)', '')", logger: logger)
                 }
             } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                try? await Task.sleep(for: .milliseconds(100))
+                if Self.isStopping { return }
                 logger.warning(
                     "could not notify other processes of new messages; they will find them by polling",
                     metadata: ["error": "\(String(reflecting: error))"])
