@@ -1,5 +1,6 @@
 import Foundation
 import HeraldTestSupport
+import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Testing
@@ -277,23 +278,16 @@ struct QueueTests {
     /// is started and shut down several times.
     @Test func aGracefulShutdownLogsNoWarnings() async throws {
         try await withTestStore(.postgres) { _, database in
-            let lines = NIOLockedValueBox<[String]>([])
-            let logger = MemoryLogHandler.logger(lines)
-            try await withRunningStore(try await database.openStore()) { other in
-                for _ in 0..<5 {
-                    let store = try await database.openStore(logger: logger)
-                    let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [store], logger: logger))
-                    try await withThrowingTaskGroup(of: Void.self) { tasks in
-                        tasks.addTask { try await services.run() }
-                        // Woken by the other pool's NOTIFY: the listener is up.
-                        let waited = await Self.waitWhileEnqueuing(into: other, waiter: store)
-                        #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
-                        await services.triggerGracefulShutdown()
-                        try await tasks.waitForAll()
-                    }
+            let warnings = try await Self.warningsOverFiveCycles(database) { other, logger in
+                let store = try await database.openStore(logger: logger)
+                let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [store], logger: logger))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await services.run() }
+                    await Self.expectListening(store, wokenBy: other)
+                    await services.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
                 }
             }
-            let warnings = Self.warningsAndErrors(lines)
             #expect(warnings.isEmpty, "\(warnings)")
         }
     }
@@ -303,19 +297,32 @@ struct QueueTests {
     /// before its own cancellation does.
     @Test func aCancelledStoreLogsNoWarnings() async throws {
         try await withTestStore(.postgres) { _, database in
-            let lines = NIOLockedValueBox<[String]>([])
-            let logger = MemoryLogHandler.logger(lines)
-            try await withRunningStore(try await database.openStore()) { other in
-                for _ in 0..<5 {
-                    try await withRunningStore(try await database.openStore(logger: logger)) { store in
-                        let waited = await Self.waitWhileEnqueuing(into: other, waiter: store)
-                        #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
-                    }
+            let warnings = try await Self.warningsOverFiveCycles(database) { other, logger in
+                try await withRunningStore(try await database.openStore(logger: logger)) { store in
+                    await Self.expectListening(store, wokenBy: other)
                 }
             }
-            let warnings = Self.warningsAndErrors(lines)
             #expect(warnings.isEmpty, "\(warnings)")
         }
+    }
+
+    /// The warnings and errors logged over five runs of `cycle`, each given a running store on
+    /// the same database (`other`) and the logger to watch.
+    static func warningsOverFiveCycles(
+        _ database: TestDatabase, _ cycle: @Sendable (_ other: any Store, _ logger: Logger) async throws -> Void
+    ) async throws -> [String] {
+        let lines = NIOLockedValueBox<[String]>([])
+        let logger = MemoryLogHandler.logger(lines)
+        try await withRunningStore(try await database.openStore()) { other in
+            for _ in 0..<5 { try await cycle(other, logger) }
+        }
+        return warningsAndErrors(lines)
+    }
+
+    /// Woken by the other pool's NOTIFY: the listener is up.
+    static func expectListening(_ store: any Store, wokenBy other: any Store) async {
+        let waited = await waitWhileEnqueuing(into: other, waiter: store)
+        #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
     }
 
     static func warningsAndErrors(_ lines: NIOLockedValueBox<[String]>) -> [String] {

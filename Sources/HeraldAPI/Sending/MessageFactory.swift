@@ -80,7 +80,7 @@ public struct MessageFactory: Sendable {
                 "give either template_code or subject with text/html, not both")
         } else {
             check(!(request.subject ?? "").isEmpty, "subject", "is required without template_code")
-            check(!Self.breaksAHeader(request.subject ?? ""), "subject", "must be one line: CR, LF and NUL are not allowed")
+            check((request.subject ?? "").isHeaderSafe, "subject", "must be one line: CR, LF and NUL are not allowed")
             check(request.text != nil || request.html != nil, "text", "text or html is required without template_code")
         }
         check((request.text?.count ?? 0) + (request.html?.count ?? 0) <= limits.maxBodyCharacters, "text", "the body is too large")
@@ -147,7 +147,7 @@ public struct MessageFactory: Sendable {
                 throw APIError.validation([.init(field: "template_code", reason: "there is no template \(code)")])
             }
             rendered = try renderer.render(template, variables: request.templateVariables ?? [:])
-            if Self.breaksAHeader(rendered.subject) {
+            if !rendered.subject.isHeaderSafe {
                 throw APIError.validation([
                     .init(field: "template_variables", reason: "put CR, LF or NUL into the subject, which must be one line")
                 ])
@@ -176,11 +176,6 @@ public struct MessageFactory: Sendable {
             messageIDHeader: Self.withoutAngleBrackets(composed.messageID), fromAccount: request.fromAccount,
             priority: request.priority ?? 5, sendAt: sendAt,
             expiresAt: expiresAt, maxAttempts: request.maxAttempts ?? limits.defaultMaxAttempts, tags: tags, metadata: metadata)
-    }
-
-    /// Whether `text` has a character that would end a header line (or is NUL).
-    static func breaksAHeader(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0 == "\r" || $0 == "\n" || $0 == "\0" }
     }
 
     /// `<id@host>` as `id@host`.

@@ -51,9 +51,13 @@ enum ASCII {
 }
 
 extension StringProtocol {
-    /// Refuses CR, LF and NUL, which would let a value end its header and start another.
+    /// Whether the text can stand in one header line: no CR, LF or NUL, which would let a value
+    /// end its header and start another.
+    public var isHeaderSafe: Bool { !utf8.contains(where: ASCII.isLineBreakOrNUL) }
+
+    /// Refuses CR, LF and NUL (see `isHeaderSafe`).
     func checkHeaderSafe(field: String) throws(MIMEError) {
-        if utf8.contains(where: ASCII.isLineBreakOrNUL) {
+        if !isHeaderSafe {
             throw MIMEError(.headerInjection, "\(field) contains CR, LF or NUL, which are not allowed in a header")
         }
     }

@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 /// Batches concurrent writes into one transaction so that they share its durable commit.
 ///
 /// The first caller to find no commit running becomes the leader: it takes every item waiting
-/// (up to `maxBatch` items and `maxWeight` in total, but always the first), commits them together, and hands each caller its own result. Callers that
-/// arrive meanwhile wait; when the leader's commit ends, the oldest of them leads the next batch.
+/// (up to `maxBatch` items and `maxWeight` in total, but always the first), commits them
+/// together, and hands each caller its own result. Callers that arrive meanwhile wait; when the leader's commit ends, the oldest of them leads the next batch.
 /// So under load a batch forms while the previous one is being fsynced, with no timer and no
 /// background task, and no caller leads for longer than one commit.
 final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {

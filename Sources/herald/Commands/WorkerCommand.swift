@@ -73,9 +73,10 @@ struct WorkerOptions: ParsableArguments {
 
     func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {
         var smtp = SMTPChannel.Options()
-        smtp.pool.maxConnections = max(1, connectionsPerAccount)
-        smtp.pool.sendsPerConnection = max(1, sendsPerConnection)
-        let configuration = DeliveryConfiguration(concurrency: concurrency, drainTimeout: .seconds(max(0, drainTimeout)))
+        // validate() has refused values out of range.
+        smtp.pool.maxConnections = connectionsPerAccount
+        smtp.pool.sendsPerConnection = sendsPerConnection
+        let configuration = DeliveryConfiguration(concurrency: concurrency, drainTimeout: .seconds(drainTimeout))
         let webhook = alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
         return DeliveryWorker(
