@@ -128,6 +128,16 @@ import Testing
                 body: #"{"name": "bad", "email": "a@example.com", "smtp_host": "smtp.example.com", "smtp_port": 465, "use_tls": false}"#)
             #expect(contradiction.status == .unprocessableContent && contradiction.fields == ["use_tls"])
             #expect((contradiction.json["message"] as? String)?.contains("security=tls") == true)
+            // The same contradiction given as security, and its mirror on 587, are refused too.
+            for (port, security) in [(465, "starttls"), (587, "tls")] {
+                let body = #"{"name": "bad", "email": "a@example.com", "smtp_host": "smtp.example.com", "smtp_port": \#(port)"#
+                let refused = try await api.call(.post, "/api/v1/accounts", body: body + #", "security": "\#(security)"}"#)
+                #expect(refused.status == .unprocessableContent && refused.fields == ["security"], "\(refused.text)")
+            }
+            // A preset's port overridden brings that port's security, not the preset's.
+            let gmail = try await api.call(
+                .post, "/api/v1/accounts", body: #"{"name": "gmail", "email": "a@gmail.com", "provider": "gmail", "smtp_port": 587}"#)
+            #expect(gmail.data["security"] as? String == "starttls" && gmail.data["smtp_port"] as? Int == 587, "\(gmail.text)")
             let invalid = try await api.call(
                 .post, "/api/v1/accounts",
                 body: #"{"name": "", "email": "nope", "smtp_host": "smtp example", "smtp_port": 70000, "security": "ssl"}"#)

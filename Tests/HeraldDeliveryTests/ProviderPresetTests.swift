@@ -38,3 +38,49 @@ import Testing
         }
     }
 }
+
+@Suite struct NewAccountSecurityTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var provider: String?
+        var port: Int?
+        var security: AccountSecurity?
+        /// The port and security stored, or nil when the pair is refused.
+        var expected: (port: Int, security: AccountSecurity)?
+        var testDescription: String { "\(provider ?? "host") port=\(port.map(String.init) ?? "-") security=\(security?.rawValue ?? "-")" }
+    }
+
+    @Test(arguments: [
+        // Nothing given: the preset's pair, or STARTTLS on 587.
+        Case(provider: nil, port: nil, security: nil, expected: (587, .starttls)),
+        Case(provider: "qq", port: nil, security: nil, expected: (465, .tls)),
+        // A port alone brings its security, for a preset too.
+        Case(provider: nil, port: 465, security: nil, expected: (465, .tls)),
+        Case(provider: nil, port: 2525, security: nil, expected: (2525, .starttls)),
+        Case(provider: "gmail", port: 587, security: nil, expected: (587, .starttls)),
+        Case(provider: "outlook", port: 587, security: nil, expected: (587, .starttls)),
+        // A security alone brings its port when the one it would get cannot carry it.
+        Case(provider: nil, port: nil, security: .tls, expected: (465, .tls)),
+        Case(provider: nil, port: nil, security: AccountSecurity.none, expected: (587, .none)),
+        Case(provider: "gmail", port: nil, security: .starttls, expected: (587, .starttls)),
+        Case(provider: "mailgun", port: nil, security: .tls, expected: (465, .tls)),
+        // Both given: kept when they can work, refused on a well-known port when they cannot.
+        Case(provider: nil, port: 2465, security: .tls, expected: (2465, .tls)),
+        Case(provider: nil, port: 1025, security: AccountSecurity.none, expected: (1025, .none)),
+        Case(provider: nil, port: 465, security: .starttls, expected: nil),
+        Case(provider: nil, port: 465, security: AccountSecurity.none, expected: nil),
+        Case(provider: nil, port: 587, security: .tls, expected: nil),
+        Case(provider: "qq", port: 25, security: .tls, expected: nil),
+    ])
+    func portAndSecurityFollowEachOtherAndContradictionsAreRefused(_ example: Case) throws {
+        do {
+            let settings = try AccountSettings.forNewAccount(
+                provider: example.provider, region: nil, host: example.provider == nil ? "smtp.example.com" : nil, port: example.port,
+                security: example.security, name: "a", email: "a@example.com", displayName: nil)
+            let expected = try #require(example.expected, "stored \(settings.smtpPort)/\(settings.security), expected a refusal")
+            #expect(settings.smtpPort == expected.port && settings.security == expected.security)
+        } catch let error as DeliveryError {
+            #expect(example.expected == nil, "refused: \(error.message)")
+            #expect(error.code == "delivery.security_contradicts_port" && error.message.contains("port \(example.port ?? 0)"))
+        }
+    }
+}

@@ -70,34 +70,37 @@ struct AccountRoutes {
         /// The settings, every field checked; contradictions (`use_tls` against `security` or the port) are refused, not guessed.
         func settings() throws -> AccountSettings {
             var problems: [APIError.FieldError] = []
+            // The original system's flag: true meant TLS from the first byte; false never means plaintext here.
+            var requested = useTLS.map { $0 ? AccountSecurity.tls : .starttls }
+            if let security {
+                guard let value = AccountSecurity(rawValue: security.lowercased()) else {
+                    throw APIError.validation([.init(field: "security", reason: "must be tls, starttls or none")])
+                }
+                if let useTLS, useTLS != (value == .tls) {
+                    problems.append(.init(field: "use_tls", reason: "contradicts security=\(value.rawValue); give security alone"))
+                }
+                requested = value
+            }
             var settings: AccountSettings
             do {
                 // An empty host counts as none: the preset's host, or the error that one is needed.
                 let host = smtpHost?.isEmpty == true ? nil : smtpHost
                 settings = try AccountSettings.forNewAccount(
-                    provider: provider, region: region, host: host, port: smtpPort, name: name, email: email, displayName: displayName)
+                    provider: provider, region: region, host: host, port: smtpPort, security: requested, name: name, email: email,
+                    displayName: displayName)
             } catch {
-                let field = error.code == "delivery.host_required" ? "smtp_host" : "provider"
-                let reason = field == "smtp_host" ? "is required without provider" : error.message
-                throw APIError.validation([.init(field: field, reason: reason)])
-            }
-            if let security {
-                guard let value = AccountSecurity(rawValue: security.lowercased()) else {
-                    throw APIError.validation([.init(field: "security", reason: "must be tls, starttls or none")])
+                switch error.code {
+                case "delivery.host_required":
+                    throw APIError.validation([.init(field: "smtp_host", reason: "is required without provider")])
+                case "delivery.security_contradicts_port":
+                    if security == nil, let useTLS {
+                        let reason = "use_tls=\(useTLS) means security=\(useTLS ? "tls" : "starttls") here: \(error.message)"
+                        throw APIError.validation([.init(field: "use_tls", reason: reason)])
+                    }
+                    throw APIError.validation([.init(field: "security", reason: error.message)])
+                default:
+                    throw APIError.validation([.init(field: "provider", reason: error.message)])
                 }
-                settings.security = value
-                if let useTLS, useTLS != (value == .tls) {
-                    problems.append(.init(field: "use_tls", reason: "contradicts security=\(value.rawValue); give security alone"))
-                }
-            } else if let useTLS {
-                // The original system's flag: true meant TLS from the first byte; false never means plaintext here.
-                if !useTLS && settings.smtpPort == 465 {
-                    problems.append(
-                        .init(
-                            field: "use_tls",
-                            reason: "port 465 expects TLS from the first byte; use_tls=false contradicts it: set security=tls"))
-                }
-                settings.security = useTLS ? .tls : .starttls
             }
             if name.isEmpty || name.count > 64 { problems.append(.init(field: "name", reason: "must be 1 to 64 characters")) }
             if (try? EmailAddress(email)) == nil { problems.append(.init(field: "email", reason: "is not a valid email address")) }

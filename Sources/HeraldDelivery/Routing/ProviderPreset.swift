@@ -120,29 +120,77 @@ public struct ProviderPreset: Sendable, Hashable {
 }
 
 extension AccountSettings {
-    /// A new account's connection settings: a provider preset, whose host and port `host` and
-    /// `port` may override, or else `host` and `port` (587 when not given) with the security the
-    /// SMTP client infers from the port (465: tls, otherwise starttls). Used by `POST /accounts`
-    /// and `herald accounts add`, which add the rest.
+    /// A new account's connection settings: a provider preset, whose host, port and security
+    /// `host`, `port` and `security` may override, or else `host` with `port` and `security`.
+    /// Used by `POST /accounts`, `PUT /accounts/{id}` and `herald accounts add`, which add the rest.
     ///
-    /// Throws the preset's error for an unknown provider or a missing region, and
-    /// `delivery.host_required` when neither a provider nor a host is given.
+    /// What is left out follows from what is given: the security from the port (465: tls,
+    /// otherwise starttls), the port from the security (tls: 465, otherwise 587). A preset keeps
+    /// its own pair unless one of them is overridden; `provider: gmail` with `port: 587` is
+    /// STARTTLS on 587, not the preset's implicit TLS on the wrong port.
+    ///
+    /// A pair that cannot work on a well-known port is refused rather than stored to fail at the
+    /// first send: 465 is implicit TLS (RFC 8314), so `starttls` or `none` there waits for a
+    /// greeting that never comes ("Unexpected EOF received"); 25 and 587 greet in plain text, so
+    /// `tls` there starts a handshake the server does not answer. Any other port takes any
+    /// security.
+    ///
+    /// Throws the preset's error for an unknown provider or a missing region,
+    /// `delivery.host_required` when neither a provider nor a host is given, and
+    /// `delivery.security_contradicts_port` for a pair that cannot work.
     public static func forNewAccount(
-        provider: String?, region: String?, host: String?, port: Int?, name: String, email: String, displayName: String?
+        provider: String?, region: String?, host: String?, port: Int?, security: AccountSecurity? = nil, name: String, email: String,
+        displayName: String?
     ) throws(DeliveryError) -> AccountSettings {
+        var settings: AccountSettings
         if let provider {
-            var settings = try ProviderPreset.named(provider, region: region).settings(name: name, email: email, displayName: displayName)
+            settings = try ProviderPreset.named(provider, region: region).settings(name: name, email: email, displayName: displayName)
             if let host { settings.smtpHost = host }
-            if let port { settings.smtpPort = port }
-            return settings
+        } else {
+            guard let host else {
+                throw DeliveryError(
+                    code: "delivery.host_required", errorClass: .permanent, message: "an account needs an SMTP host or a provider preset")
+            }
+            settings = AccountSettings(
+                name: name, email: email, displayName: displayName, smtpHost: host, smtpPort: 587, security: .starttls)
         }
-        guard let host else {
-            throw DeliveryError(
-                code: "delivery.host_required", errorClass: .permanent, message: "an account needs an SMTP host or a provider preset")
+        switch (port, security) {
+        case (nil, nil):
+            break
+        case (let port?, nil):
+            if port != settings.smtpPort { settings.security = Self.security(forPort: port) }
+            settings.smtpPort = port
+        case (nil, let security?):
+            if security != settings.security, Self.contradiction(port: settings.smtpPort, security: security) != nil {
+                settings.smtpPort = security == .tls ? 465 : 587
+            }
+            settings.security = security
+        case (let port?, let security?):
+            settings.smtpPort = port
+            settings.security = security
         }
-        let port = port ?? 587
-        return AccountSettings(
-            name: name, email: email, displayName: displayName, smtpHost: host, smtpPort: port,
-            security: SMTPSecurity.inferred(fromPort: port) == .tls ? .tls : .starttls)
+        if let problem = Self.contradiction(port: settings.smtpPort, security: settings.security) {
+            throw DeliveryError(code: "delivery.security_contradicts_port", errorClass: .permanent, message: problem)
+        }
+        return settings
+    }
+
+    /// What the SMTP client assumes for a port: TLS from the first byte on 465, STARTTLS elsewhere.
+    static func security(forPort port: Int) -> AccountSecurity {
+        SMTPSecurity.inferred(fromPort: port) == .tls ? .tls : .starttls
+    }
+
+    /// Why `security` cannot work on `port`, or nil when it can (or the port is not a well-known one).
+    public static func contradiction(port: Int, security: AccountSecurity) -> String? {
+        switch (port, security) {
+        case (465, .starttls), (465, .none):
+            return "port 465 expects TLS from the first byte (implicit TLS); security=\(security.rawValue) would wait for a "
+                + "greeting that never comes. Set security=tls, or use port 587 for STARTTLS"
+        case (25, .tls), (587, .tls):
+            return "port \(port) greets in plain text and upgrades with STARTTLS; security=tls would start a TLS handshake "
+                + "the server does not answer. Set security=starttls, or use port 465 for implicit TLS"
+        default:
+            return nil
+        }
     }
 }

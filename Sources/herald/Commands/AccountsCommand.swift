@@ -78,7 +78,9 @@ struct AccountsCommand: AsyncParsableCommand {
             discussion: """
                 Example: printf %s "$AUTH_CODE" | herald accounts add qq-main --provider qq --email 1905985427@qq.com --password-stdin
                 With --provider the host, port and security come from the preset; otherwise give --host
-                (and --port; security is inferred from it: 465 is tls, anything else starttls).
+                (and --port; security is inferred from it: 465 is tls, anything else starttls; or --security
+                alone, and the port follows: tls 465, otherwise 587). Security that cannot work on port 25, 465
+                or 587 is refused.
                 """)
         @OptionGroup var databaseOptions: DatabaseOptions
         @Argument(help: "A unique name for the account.") var name: String
@@ -112,19 +114,21 @@ struct AccountsCommand: AsyncParsableCommand {
         }
 
         func makeSettings() throws -> AccountSettings {
-            var settings: AccountSettings
-            do {
-                settings = try AccountSettings.forNewAccount(
-                    provider: provider, region: region, host: host, port: port, name: name, email: email, displayName: displayName)
-            } catch {
-                if error.code == "delivery.host_required" { throw ValidationError("give --host (and --port), or --provider") }
-                throw ValidationError(error.message)
-            }
+            var requested: AccountSecurity?
             if let security {
                 guard let value = AccountSecurity(rawValue: security.lowercased()) else {
                     throw ValidationError("--security must be tls, starttls or none")
                 }
-                settings.security = value
+                requested = value
+            }
+            var settings: AccountSettings
+            do {
+                settings = try AccountSettings.forNewAccount(
+                    provider: provider, region: region, host: host, port: port, security: requested, name: name, email: email,
+                    displayName: displayName)
+            } catch {
+                if error.code == "delivery.host_required" { throw ValidationError("give --host (and --port), or --provider") }
+                throw ValidationError(error.message)
             }
             if let username { settings.username = username }
             if let caFile { settings.tlsCAPEM = try String(contentsOfFile: caFile, encoding: .utf8) }
