@@ -100,6 +100,9 @@ public protocol Store: Service {
     /// both the minute and the UTC day have room (`nil` means no limit), otherwise nothing is
     /// counted and the answer says until when the limit holds.
     func reserveQuota(accountID: Int64, perMinute: Int?, perDay: Int?) async throws -> QuotaReservation
+    /// Takes back a granted reservation, for a message the server never took (released at a stop,
+    /// refused, or never sent). A window that has since rolled over is left alone.
+    func returnQuota(_ ticket: QuotaTicket) async throws
     /// The account's sends in the current minute and day.
     func quotaUsage(accountID: Int64) async throws -> QuotaUsage
     /// Deletes an account; its messages keep their history.

@@ -28,7 +28,7 @@ struct DeliveryBookkeepingTests {
         try await withTestStore(kind) { store, _ in
             let account = try await store.createAccount(Self.limited, password: .keep)
             for _ in 0..<3 {
-                #expect(try await store.reserveQuota(accountID: account.id, perMinute: 3, perDay: 5) == .granted)
+                #expect(try await store.reserveQuota(accountID: account.id, perMinute: 3, perDay: 5).isGranted)
             }
             guard case .exhausted(let until) = try await store.reserveQuota(accountID: account.id, perMinute: 3, perDay: 5) else {
                 Issue.record("the fourth send in a minute must be refused")
@@ -36,11 +36,32 @@ struct DeliveryBookkeepingTests {
             }
             #expect(until > Date().addingTimeInterval(-1) && until <= Date().addingTimeInterval(61), "the minute ends within 60 s")
             #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 3, day: 3), "a refusal counts nothing")
-            #expect(try await store.reserveQuota(accountID: account.id, perMinute: nil, perDay: 3) != .granted, "the day is full too")
-            #expect(try await store.reserveQuota(accountID: account.id, perMinute: nil, perDay: nil) == .granted, "no limits")
+            let dayFull = try await store.reserveQuota(accountID: account.id, perMinute: nil, perDay: 3)
+            #expect(!dayFull.isGranted, "the day is full too")
+            #expect(try await store.reserveQuota(accountID: account.id, perMinute: nil, perDay: nil).isGranted, "no limits")
             let other = try await store.createAccount(
                 AccountSettings(name: "other", email: "b@example.com", smtpHost: "h", smtpPort: 25, security: .none), password: .keep)
-            #expect(try await store.reserveQuota(accountID: other.id, perMinute: 1, perDay: nil) == .granted, "per account")
+            #expect(try await store.reserveQuota(accountID: other.id, perMinute: 1, perDay: nil).isGranted, "per account")
+        }
+    }
+
+    @Test(arguments: StoreBackendKind.allCases)
+    func aReturnedReservationFreesItsPlaceOnceAndOnlyInItsOwnWindow(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let account = try await store.createAccount(Self.limited, password: .keep)
+            guard case .granted(let ticket) = try await store.reserveQuota(accountID: account.id, perMinute: 1, perDay: 5) else {
+                Issue.record("the first send must be granted")
+                return
+            }
+            #expect(try await store.reserveQuota(accountID: account.id, perMinute: 1, perDay: 5).isGranted == false, "the minute is full")
+            try await store.returnQuota(ticket)
+            #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 0, day: 0))
+            try await store.returnQuota(ticket)
+            #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 0, day: 0), "never below zero")
+            #expect(try await store.reserveQuota(accountID: account.id, perMinute: 1, perDay: 5).isGranted, "the place is free again")
+            // A ticket from windows that have rolled over takes nothing from the current ones.
+            try await store.returnQuota(QuotaTicket(accountID: account.id, windowStarts: ["minute": 0, "day": 0]))
+            #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 1, day: 1))
         }
     }
 
@@ -50,7 +71,7 @@ struct DeliveryBookkeepingTests {
             let account = try await store.createAccount(Self.limited, password: .keep)
             let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<20 {
-                    group.addTask { try await store.reserveQuota(accountID: account.id, perMinute: 50, perDay: 7) == .granted }
+                    group.addTask { try await store.reserveQuota(accountID: account.id, perMinute: 50, perDay: 7).isGranted }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }

@@ -76,20 +76,23 @@ struct MessageDispatcher: Sendable {
             case .send:
                 break
             }
-            if account.perMinuteLimit != nil || account.perDayLimit != nil,
-                case .exhausted(let until) = try await store.reserveQuota(
-                    accountID: account.id, perMinute: account.perMinuteLimit, perDay: account.perDayLimit)
-            {
-                nextAvailable = min(nextAvailable ?? until, until)
-                if probing { try await giveBackProbe(account) }
-                continue
-            }
             guard let channel = channels[account.channel] else {
                 let error = DeliveryError(
                     code: "delivery.unknown_channel", errorClass: .permanent,
                     message: "account \(account.name) uses channel \(account.channel), which this Herald does not have")
                 lastFailure = (error, account)
                 continue
+            }
+            var ticket: QuotaTicket?
+            if account.perMinuteLimit != nil || account.perDayLimit != nil {
+                switch try await store.reserveQuota(accountID: account.id, perMinute: account.perMinuteLimit, perDay: account.perDayLimit) {
+                case .granted(let granted):
+                    ticket = granted
+                case .exhausted(let until):
+                    nextAvailable = min(nextAvailable ?? until, until)
+                    if probing { try await giveBackProbe(account) }
+                    continue
+                }
             }
 
             let outgoing = OutgoingMessage(messageID: message.id, sender: account.email, recipients: recipients, bytes: claimed.mime)
@@ -100,8 +103,12 @@ struct MessageDispatcher: Sendable {
                 receipt = try await channel.deliver(outgoing, through: account)
             } catch let error where error.code == DeliveryError.stopping.code {
                 if probing { try await giveBackProbe(account) }
+                if let ticket { try await store.returnQuota(ticket) }
                 return try await releaseUnsent(claimed, logger: logger)
             } catch {
+                // The limits count what the server took or may have taken: a refusal or a session
+                // that never reached the message leaves the account's minute and day as they were.
+                if let ticket, !error.ambiguous { try await store.returnQuota(ticket) }
                 let rule = configuration.errorPolicy.rule(for: error.errorClass, smtpCode: error.smtpCode)
                 count(outcome: "error", errorClass: error.errorClass.rawValue, account: account)
                 try await accountFailed(account, error: error, rule: rule, logger: logger)

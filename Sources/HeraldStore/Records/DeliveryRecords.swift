@@ -2,9 +2,24 @@ import Foundation
 
 /// The answer to `Store.reserveQuota`: the send was counted, or a limit is reached until a time.
 public enum QuotaReservation: Sendable, Hashable {
-    case granted
+    /// Counted; the ticket takes the count back (`Store.returnQuota`) if the server never took the message.
+    case granted(QuotaTicket)
     /// The per-minute or per-day limit is used up until `until` (database clock).
     case exhausted(until: Date)
+
+    public var isGranted: Bool {
+        if case .granted = self { return true }
+        return false
+    }
+}
+
+/// One counted send: the account and the windows it was counted in, so that giving it back after
+/// a window rolled over takes nothing from the new window.
+public struct QuotaTicket: Sendable, Hashable {
+    public let accountID: Int64
+    /// Start of each window the send was counted in (microseconds, database clock); empty when the
+    /// account has no limits and nothing was counted.
+    let windowStarts: [String: Int64]
 }
 
 /// An account's sends counted in the current windows.

@@ -82,7 +82,7 @@ extension SQLStore {
 
     public func reserveQuota(accountID: Int64, perMinute: Int?, perDay: Int?) async throws -> QuotaReservation {
         let limits: [QuotaPeriod: Int] = [.minute: perMinute, .day: perDay].compactMapValues { $0 }
-        guard !limits.isEmpty else { return .granted }
+        guard !limits.isEmpty else { return .granted(QuotaTicket(accountID: accountID, windowStarts: [:])) }
         let dialect = backend.dialect
         return try await backend.write { connection -> QuotaReservation in
             // Both windows' rows exist and are locked before either is read, so the check and the
@@ -111,8 +111,24 @@ extension SQLStore {
                     "UPDATE account_usage SET period_start = ?, used = ? WHERE account_id = ? AND period = ?",
                     [.integer(window.start), .integer(window.used + 1), .integer(accountID), .text(window.period.rawValue)])
             }
-            return .granted
+            let starts = Dictionary(uniqueKeysWithValues: windows.map { ($0.period.rawValue, $0.start) })
+            return .granted(QuotaTicket(accountID: accountID, windowStarts: starts))
         }
+    }
+
+    public func returnQuota(_ ticket: QuotaTicket) async throws {
+        guard !ticket.windowStarts.isEmpty else { return }
+        // A window's row whose start moved on belongs to a later window: nothing of this send is in it.
+        let sql = """
+            UPDATE account_usage SET used = used - 1
+            WHERE account_id = ? AND used > 0
+                AND ((period = 'minute' AND period_start = CAST(? AS BIGINT)) OR (period = 'day' AND period_start = CAST(? AS BIGINT)))
+            """
+        let binds: [SQLValue] = [
+            .integer(ticket.accountID), SQLValue(ticket.windowStarts[QuotaPeriod.minute.rawValue]),
+            SQLValue(ticket.windowStarts[QuotaPeriod.day.rawValue]),
+        ]
+        _ = try await backend.writeStatement(sql, binds)
     }
 
     public func quotaUsage(accountID: Int64) async throws -> QuotaUsage {
