@@ -9,6 +9,23 @@ import Testing
 
 @Suite("Claims, leases and settlements")
 struct QueueTests {
+    /// The claim runs for every batch with a different limit, listings with a different page
+    /// size: each must reuse its prepared statement, not be parsed and planned again every time.
+    @Test func claimsAndListingsReuseTheirPreparedStatementsWhateverTheLimit() async throws {
+        try await withTestStore(.sqlite) { store, _ in
+            let backend = try #require((store as? SQLiteStore)?.backend)
+            for _ in 0..<12 { _ = try await store.enqueue(sampleMessage()) }
+            let before = backend.statementsPreparedAgain
+            for limit in [1, 2, 3, 1, 4] {
+                let claimed = try await store.claim(limit: limit, owner: "w", lease: .seconds(60))
+                #expect(claimed.count == limit)
+                _ = try await store.messages(matching: MessageFilter(), limit: limit + 1, cursor: nil)
+                _ = try await store.events(after: 0, limit: limit + 1)
+            }
+            #expect(backend.statementsPreparedAgain == before)
+        }
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func claimsByPriorityThenDueTimeSkippingScheduledCancelledAndExpired(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in

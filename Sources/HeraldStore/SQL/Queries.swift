@@ -14,6 +14,11 @@ struct Queries: Sendable {
     /// The same columns qualified by the table, for statements that join another source.
     static let qualifiedMessageColumns = messageColumnNames.map { "messages.\($0)" }.joined(separator: ", ")
     static let claimable = "('pending', 'scheduled', 'retrying')"
+    /// `LIMIT` with a bound row count. Not a bare `LIMIT ?`: SQLite's planner reads a bare
+    /// parameter's value there and marks the statement to be prepared again whenever the value is
+    /// bound anew, so the claim (a different count each time) was parsed and planned on every run
+    /// instead of reusing its prepared statement. A cast is an expression the planner leaves alone.
+    static let limitParameter = "LIMIT CAST(? AS BIGINT)"
 
     let now: String
     let claim: String
@@ -154,7 +159,7 @@ struct Queries: Sendable {
                 SELECT id FROM messages{index:messages_queue}
                 WHERE status IN \(Self.claimable) AND next_attempt_at <= {now}
                     AND (expires_at IS NULL OR expires_at > {now})
-                ORDER BY priority, next_attempt_at, id LIMIT ?{skip_locked})
+                ORDER BY priority, next_attempt_at, id \(Self.limitParameter){skip_locked})
             RETURNING \(Self.messageColumns), mime, lease_token
             """)
         // A lease that ran out means the worker died or hung, maybe after sending: the attempt

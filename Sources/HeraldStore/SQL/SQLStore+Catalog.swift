@@ -107,7 +107,7 @@ extension SQLStore {
     public func events(after id: Int64, limit: Int) async throws -> [EventRecord] {
         try await backend.read { connection in
             try await connection.query(
-                "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(Int64(max(1, limit)))]
+                "SELECT * FROM events WHERE id > ? ORDER BY id \(Queries.limitParameter)", [.integer(id), .integer(Int64(max(1, limit)))]
             )
             .map { try $0.eventRecord() }
         }

@@ -61,7 +61,7 @@ extension SQLStore {
             binds.append(SQLValue(before))
         }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "SELECT \(Queries.messageColumns) FROM messages \(whereClause) ORDER BY id DESC LIMIT ?"
+        let sql = "SELECT \(Queries.messageColumns) FROM messages \(whereClause) ORDER BY id DESC \(Queries.limitParameter)"
         let finalBinds = binds + [.integer(Int64(limit + 1))]
         let rows = try await backend.read { try await $0.query(sql, finalBinds) }
         var messages = try rows.map { try $0.messageRecord() }

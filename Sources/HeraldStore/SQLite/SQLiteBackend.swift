@@ -151,6 +151,9 @@ public final class SQLiteBackend: SQLBackend {
         }
     }
 
+    /// `SQLiteHandle.statementsPreparedAgain` over every connection.
+    var statementsPreparedAgain: Int { (readers + [writer]).reduce(0) { $0 + $1.statementsPreparedAgain } }
+
     public func workArrived() {
         // Other processes on this file find the messages by polling; this process's workers wake now.
         signal.fire()
