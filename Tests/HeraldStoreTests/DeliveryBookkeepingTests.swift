@@ -60,7 +60,7 @@ struct DeliveryBookkeepingTests {
             #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 0, day: 0), "never below zero")
             #expect(try await store.reserveQuota(accountID: account.id, perMinute: 1, perDay: 5).isGranted, "the place is free again")
             // A ticket from windows that have rolled over takes nothing from the current ones.
-            try await store.returnQuota(QuotaTicket(accountID: account.id, windowStarts: ["minute": 0, "day": 0]))
+            try await store.returnQuota(QuotaTicket(accountID: account.id, windowStarts: [.minute: 0, .day: 0]))
             #expect(try await store.quotaUsage(accountID: account.id) == QuotaUsage(minute: 1, day: 1))
         }
     }

@@ -161,7 +161,7 @@ extension AccountSettings {
             if port != settings.smtpPort { settings.security = Self.security(forPort: port) }
             settings.smtpPort = port
         case (nil, let security?):
-            if security != settings.security, Self.contradiction(port: settings.smtpPort, security: security) != nil {
+            if Self.contradiction(port: settings.smtpPort, security: security) != nil {
                 settings.smtpPort = security == .tls ? 465 : 587
             }
             settings.security = security

@@ -19,7 +19,7 @@ public struct QuotaTicket: Sendable, Hashable {
     public let accountID: Int64
     /// Start of each window the send was counted in (microseconds, database clock); empty when the
     /// account has no limits and nothing was counted.
-    let windowStarts: [String: Int64]
+    let windowStarts: [QuotaPeriod: Int64]
 }
 
 /// An account's sends counted in the current windows.

@@ -111,7 +111,7 @@ extension SQLStore {
                     "UPDATE account_usage SET period_start = ?, used = ? WHERE account_id = ? AND period = ?",
                     [.integer(window.start), .integer(window.used + 1), .integer(accountID), .text(window.period.rawValue)])
             }
-            let starts = Dictionary(uniqueKeysWithValues: windows.map { ($0.period.rawValue, $0.start) })
+            let starts = Dictionary(uniqueKeysWithValues: windows.map { ($0.period, $0.start) })
             return .granted(QuotaTicket(accountID: accountID, windowStarts: starts))
         }
     }
@@ -125,8 +125,8 @@ extension SQLStore {
                 AND ((period = 'minute' AND period_start = CAST(? AS BIGINT)) OR (period = 'day' AND period_start = CAST(? AS BIGINT)))
             """
         let binds: [SQLValue] = [
-            .integer(ticket.accountID), SQLValue(ticket.windowStarts[QuotaPeriod.minute.rawValue]),
-            SQLValue(ticket.windowStarts[QuotaPeriod.day.rawValue]),
+            .integer(ticket.accountID), SQLValue(ticket.windowStarts[.minute]),
+            SQLValue(ticket.windowStarts[.day]),
         ]
         _ = try await backend.writeStatement(sql, binds)
     }
