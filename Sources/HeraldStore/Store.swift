@@ -32,6 +32,12 @@ public protocol Store: Service {
     func messages(matching filter: MessageFilter, limit: Int, cursor: String?) async throws -> MessagePage
     /// Cancels a message that is pending, scheduled or retrying; throws `invalidState` otherwise.
     func cancel(messageID: Int64) async throws -> MessageRecord
+    /// Deletes up to `limit` finished messages (success, failed or cancelled) created more than
+    /// `age` ago (database clock), oldest first, with their attempts, events, captures and lookup
+    /// rows; returns how many it deleted (fewer than `limit`: nothing older is left). The one
+    /// clean-up there is: delivery never deletes. Throws `invalidArgument` for an `age` inside the
+    /// idempotency window, whose keys still answer with their messages.
+    func pruneMessages(olderThan age: Duration, limit: Int) async throws -> Int
 
     /// Sends a failed, cancelled, retrying or scheduled message again now (the API's retry): due at
     /// once, its expiry and schedule cleared, with at least `extraAttempts` attempts left. Throws
