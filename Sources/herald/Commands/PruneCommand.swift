@@ -9,13 +9,11 @@ struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Delete finished messages (success, failed, cancelled) older than an age, with their attempts and captures.",
-        discussion: """
-            Example: herald prune --older-than 30d   (run it daily from cron or a systemd timer)
-            Pending, scheduled, sending and retrying messages are never deleted. Statistics cover at most
-            the last 7 days, so an age of 7d or more keeps them whole; the shortest age is the window in
-            which an Idempotency-Key still answers with its message (48h). Safe to run while Herald
-            runs: each batch is one short transaction.
-            """)
+        discussion: "Example: herald prune --older-than 30d   (daily, from cron or a systemd timer)\n\n"
+            + "Pending, scheduled, sending and retrying messages are never deleted. Statistics cover at most the last "
+            + "7 days, so an age of 7d or more keeps them whole; the shortest age is the window in which an "
+            + "Idempotency-Key still answers with its message (48h). Safe to run while Herald runs: each batch is one "
+            + "short transaction.")
 
     @OptionGroup var databaseOptions: DatabaseOptions
     @Option(help: "Delete messages created longer ago than this: a number of days (30d) or hours (48h).")
