@@ -118,10 +118,11 @@ public protocol Store: Service {
 
     // MARK: Templates
 
-    /// Creates or replaces the template for its code, channel and locale; the version grows.
+    /// Creates or replaces the template for its code, channel and locale (kept in its canonical
+    /// form, `TemplateLocale.canonical`); the version grows.
     func saveTemplate(_ content: TemplateContent) async throws -> TemplateRecord
     /// The template for `locale`, falling back to the language (`zh` for `zh-CN`) and then the
-    /// default locale `""`.
+    /// default locale `""`; tags compare without regard to case or `_` (`TemplateLocale`).
     func template(code: String, channel: String, locale: String) async throws -> TemplateRecord?
     func templates() async throws -> [TemplateRecord]
     /// Deletes every locale of a template, or one; returns how many were deleted.

@@ -51,6 +51,36 @@ import Testing
         }
     }
 
+    /// A template with locale variants and no default: a locale none answers is named as such,
+    /// with the variants there are, not reported as a missing template.
+    @Test func aLocaleNoVariantAnswersSaysWhichVariantsThereAre() async throws {
+        try await APIHarness.withAPI { api, _ in
+            for (locale, subject) in [("en", "Hi {{name}}"), ("zh-cn", "你好 {{name}}")] {
+                let body = #"{"code": "w", "locale": "\#(locale)", "subject": "\#(subject)", "text": "x"}"#
+                #expect(try await api.call(.post, "/api/v1/templates", body: body).status == .created)
+            }
+            let duplicate = #"{"code": "w", "locale": "ZH_CN", "subject": "again", "text": "x"}"#
+            #expect(try await api.call(.post, "/api/v1/templates", body: duplicate).status == .conflict, "the same variant")
+            let spaced = #"{"code": "w", "locale": "en US", "subject": "s", "text": "x"}"#
+            #expect(try await api.call(.post, "/api/v1/templates", body: spaced).fields == ["locale"])
+
+            let chinese = try await api.call(
+                .post, "/api/v1/templates/w/preview", body: #"{"template_variables": {"name": "李"}, "locale": "ZH-CN"}"#)
+            #expect(chinese.data["subject"] as? String == "你好 李" && chinese.data["locale"] as? String == "zh-CN")
+            let french = try await api.call(
+                .post, "/api/v1/templates/w/preview", body: #"{"template_variables": {"name": "Li"}, "locale": "fr"}"#)
+            #expect(french.status == .notFound)
+            #expect((french.json["message"] as? String)?.contains("its variants: en, zh-CN") == true, "\(french.text)")
+            let send = try await api.call(
+                .post, "/api/v1/messages/email/send",
+                body: #"{"to": "a@example.com", "template_code": "w", "template_variables": {"name": "Li"}}"#)
+            #expect(send.status == .unprocessableContent && send.fields == ["locale"], "\(send.text)")
+            let unknown = try await api.call(
+                .post, "/api/v1/messages/email/send", body: #"{"to": "a@example.com", "template_code": "nope"}"#)
+            #expect(unknown.fields == ["template_code"])
+        }
+    }
+
     /// Objects and arrays in template_variables: sections and dotted names read into them, and a
     /// variable tag writes one as JSON, not as Swift's description of a dictionary.
     @Test func structuredVariablesRenderThroughSectionsAndAsJSON() async throws {

@@ -26,6 +26,34 @@ struct CatalogTests {
         }
     }
 
+    /// BCP 47 tags are case-insensitive, and zh_CN is a common spelling: each names one variant.
+    @Test(arguments: StoreBackendKind.allCases)
+    func localesCompareWithoutRegardToCaseOrUnderscore(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            let saved = try await store.saveTemplate(TemplateContent(code: "t", locale: "zh_hant_tw", subject: "繁體"))
+            #expect(saved.locale == "zh-Hant-TW", "kept in its canonical form")
+            let again = try await store.saveTemplate(TemplateContent(code: "t", locale: "ZH-HANT-TW", subject: "繁體 2"))
+            #expect(again.version == 2, "the same variant, replaced")
+            _ = try await store.saveTemplate(TemplateContent(code: "t", locale: "EN", subject: "English"))
+            #expect(try await store.template(code: "t", channel: "email", locale: "zh-hant-tw")?.subject == "繁體 2")
+            #expect(try await store.template(code: "t", channel: "email", locale: "zh_Hant_TW_x")?.subject == "繁體 2", "falls back")
+            #expect(try await store.template(code: "t", channel: "email", locale: "en_us")?.subject == "English")
+            #expect(try await store.template(code: "t", channel: "email", locale: "fr") == nil, "no default variant")
+            #expect(try await store.deleteTemplate(code: "t", channel: "email", locale: "Zh-Hant-Tw") == 1)
+            #expect(try await store.templates().map(\.locale) == ["en"])
+        }
+    }
+
+    @Test func canonicalLocalesFollowBCP47Casing() {
+        #expect(TemplateLocale.canonical("ZH_cn") == "zh-CN")
+        #expect(TemplateLocale.canonical("sr-latn-rs") == "sr-Latn-RS")
+        #expect(TemplateLocale.canonical("es-419") == "es-419")
+        #expect(TemplateLocale.canonical("") == "")
+        #expect(TemplateLocale.fallbacks("zh-Hant-TW") == ["zh-Hant-TW", "zh-Hant", "zh", ""])
+        #expect(TemplateLocale.isWellFormed("zh_CN") && TemplateLocale.isWellFormed(""))
+        #expect(!TemplateLocale.isWellFormed("en US") && !TemplateLocale.isWellFormed("../x") && !TemplateLocale.isWellFormed("-en"))
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func apiKeysAreFoundByHashUntilRevoked(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in

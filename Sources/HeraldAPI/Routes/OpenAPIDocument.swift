@@ -203,7 +203,8 @@ enum OpenAPIDocument {
             "MessagePage": object(["messages": array(ref("Message")), "next_cursor": nullable("string")], required: ["messages"]),
             "TemplateInput": object(
                 [
-                    "code": ["type": "string", "pattern": "^[^\\s/]{1,128}$"], "locale": string,
+                    "code": ["type": "string", "pattern": "^[^\\s/]{1,128}$"],
+                    "locale": ["type": "string", "pattern": "^([A-Za-z0-9][A-Za-z0-9_-]{0,34})?$"],
                     "subject": ["type": "string", "minLength": 1],
                     "text": string, "html": string,
                 ], required: ["subject"]

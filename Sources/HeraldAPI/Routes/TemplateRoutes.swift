@@ -54,7 +54,9 @@ struct TemplateRoutes {
         let input = try await request.json(TemplateInput.self, context: context).value
         guard let code = input.code else { throw APIError.validation([.init(field: "code", reason: "is required")]) }
         let content = try validated(input, code: code)
-        if try await store.templates().contains(where: { $0.code == code && $0.channel == "email" && $0.locale == content.locale }) {
+        if try await store.templates().contains(where: {
+            $0.code == code && $0.channel == "email" && TemplateLocale.canonical($0.locale) == content.locale
+        }) {
             throw APIError(
                 .conflict, "the template \(code) already exists for this locale; use PUT /api/v1/templates/\(code) to replace it")
         }
@@ -84,7 +86,7 @@ struct TemplateRoutes {
         let code = try context.parameters.require("code")
         let locale = request.uri.queryParameters.get("locale") ?? ""
         guard let template = try await store.template(code: code, channel: "email", locale: locale) else {
-            throw APIError.notFound("template \(code)")
+            throw try await notFound(code, locale: locale)
         }
         return JSONResponse.success(TemplateView(template), requestID: context.requestID)
     }
@@ -112,7 +114,7 @@ struct TemplateRoutes {
         let code = try context.parameters.require("code")
         let input = try await request.json(PreviewInput.self, context: context).value
         guard let template = try await store.template(code: code, channel: "email", locale: input.locale ?? "") else {
-            throw APIError.notFound("template \(code)")
+            throw try await notFound(code, locale: input.locale ?? "")
         }
         let rendered = try renderer.render(template, variables: input.templateVariables ?? [:])
         return JSONResponse.success(
@@ -120,15 +122,25 @@ struct TemplateRoutes {
             requestID: context.requestID)
     }
 
+    /// A 404 that says whether the template is missing or only the variant for `locale`.
+    private func notFound(_ code: String, locale: String) async throws -> APIError {
+        let missing = try await catalog.missingTemplate(code: code, locale: locale)
+        return missing.field == "locale" ? APIError(.notFound, missing.reason) : APIError.notFound("template \(code)")
+    }
+
     private func validated(_ input: TemplateInput, code: String) throws -> TemplateContent {
         var problems: [APIError.FieldError] = []
         if code.isEmpty || code.count > 128 || code.contains(where: { $0.isWhitespace || $0 == "/" }) {
             problems.append(.init(field: "code", reason: "must be 1 to 128 characters without spaces or /"))
         }
+        if let locale = input.locale, !TemplateLocale.isWellFormed(locale) {
+            problems.append(.init(field: "locale", reason: "must be a language tag such as zh-CN (letters, digits and -, at most 35)"))
+        }
         if input.subject.isEmpty { problems.append(.init(field: "subject", reason: "must not be empty")) }
         if input.text == nil && input.html == nil { problems.append(.init(field: "text", reason: "text or html is required")) }
         if !problems.isEmpty { throw APIError.validation(problems) }
         try TemplateRenderer.validate(subject: input.subject, text: input.text, html: input.html)
-        return TemplateContent(code: code, locale: input.locale ?? "", subject: input.subject, text: input.text, html: input.html)
+        return TemplateContent(
+            code: code, locale: TemplateLocale.canonical(input.locale ?? ""), subject: input.subject, text: input.text, html: input.html)
     }
 }

@@ -38,6 +38,19 @@ final class CatalogCache: Sendable {
         return fresh
     }
 
+    /// Why `template(code:locale:)` found nothing: there is no template `code` (field
+    /// `template_code`), or none of its variants answers `locale` (field `locale`, naming the
+    /// variants there are). Read on the error path only.
+    func missingTemplate(code: String, locale: String) async throws -> APIError.FieldError {
+        let variants = try await store.templates().filter { $0.code == code && $0.channel == "email" }.map(\.locale)
+        guard !variants.isEmpty else { return .init(field: "template_code", reason: "there is no template \(code)") }
+        let names = variants.map { $0.isEmpty ? "the default (\"\")" : $0 }.sorted().joined(separator: ", ")
+        let asked = locale.isEmpty ? "the default locale" : "locale \(locale)"
+        return .init(
+            field: "locale",
+            reason: "template \(code) has no variant for \(asked) and no default; its variants: \(names)")
+    }
+
     /// Forgets everything, after a write through the API.
     func forget() {
         state.withLockedValue { $0 = State() }

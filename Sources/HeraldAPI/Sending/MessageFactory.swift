@@ -144,7 +144,7 @@ public struct MessageFactory: Sendable {
         var rendered: RenderedContent
         if let code = request.templateCode {
             guard let template = try await catalog.template(code: code, locale: request.locale ?? "") else {
-                throw APIError.validation([.init(field: "template_code", reason: "there is no template \(code)")])
+                throw APIError.validation([try await catalog.missingTemplate(code: code, locale: request.locale ?? "")])
             }
             rendered = try renderer.render(template, variables: request.templateVariables ?? [:])
             if !rendered.subject.isHeaderSafe {

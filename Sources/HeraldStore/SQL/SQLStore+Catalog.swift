@@ -13,7 +13,8 @@ extension SQLStore {
             RETURNING *
             """)
         let binds: [SQLValue] = [
-            .text(content.code), .text(content.channel), .text(content.locale), .text(content.subject), SQLValue(content.text),
+            .text(content.code), .text(content.channel), .text(TemplateLocale.canonical(content.locale)), .text(content.subject),
+            SQLValue(content.text),
             SQLValue(content.html),
         ]
         guard let row = try await backend.write({ try await $0.query(sql, binds) }).first else {
@@ -23,25 +24,21 @@ extension SQLStore {
     }
 
     public func template(code: String, channel: String, locale: String) async throws -> TemplateRecord? {
-        // zh-Hant-TW -> zh-Hant-TW, zh-Hant, zh, "" (the default).
-        var candidates: [String] = []
-        var parts = locale.split(whereSeparator: { $0 == "-" || $0 == "_" }).map(String.init)
-        while !parts.isEmpty {
-            candidates.append(parts.joined(separator: "-"))
-            parts.removeLast()
-        }
-        candidates.append("")
-        let binds: [SQLValue] = [.text(code), .text(channel)] + candidates.map { .text($0) }
-        let placeholders = Queries.placeholders(candidates.count)
-        let rows = try await backend.read { connection in
-            try await connection.query(
-                "SELECT * FROM templates WHERE code = ? AND channel = ? AND locale IN (\(placeholders))", binds)
-        }
-        let records = try rows.map { try $0.templateRecord() }
-        for candidate in candidates {
-            if let match = records.first(where: { $0.locale.lowercased() == candidate.lowercased() }) { return match }
+        // Every variant of the code (a handful), matched here: tags compare in canonical form,
+        // which also finds a variant saved before locales were kept canonical.
+        let variants = try await templateVariants(code: code, channel: channel)
+        for candidate in TemplateLocale.fallbacks(locale) {
+            if let match = variants.first(where: { TemplateLocale.canonical($0.locale) == candidate }) { return match }
         }
         return nil
+    }
+
+    /// Every locale variant of a template.
+    func templateVariants(code: String, channel: String) async throws -> [TemplateRecord] {
+        try await backend.read { connection in
+            try await connection.query("SELECT * FROM templates WHERE code = ? AND channel = ?", [.text(code), .text(channel)])
+                .map { try $0.templateRecord() }
+        }
     }
 
     public func templates() async throws -> [TemplateRecord] {
@@ -51,15 +48,24 @@ extension SQLStore {
     }
 
     public func deleteTemplate(code: String, channel: String, locale: String?) async throws -> Int {
-        var sql = "DELETE FROM templates WHERE code = ? AND channel = ?"
-        var binds: [SQLValue] = [.text(code), .text(channel)]
-        if let locale {
-            sql += " AND locale = ?"
-            binds.append(.text(locale))
+        guard let locale else {
+            return try await backend.write {
+                try await $0.query("DELETE FROM templates WHERE code = ? AND channel = ? RETURNING code", [.text(code), .text(channel)])
+            }.count
         }
-        let finalSQL = sql + " RETURNING code"
-        let finalBinds = binds
-        return try await backend.write { try await $0.query(finalSQL, finalBinds) }.count
+        let wanted = TemplateLocale.canonical(locale)
+        return try await backend.write { connection in
+            let stored = try await connection.query(
+                "SELECT locale FROM templates WHERE code = ? AND channel = ?", [.text(code), .text(channel)])
+            var deleted = 0
+            for row in stored where TemplateLocale.canonical(try row.text("locale")) == wanted {
+                deleted += try await connection.query(
+                    "DELETE FROM templates WHERE code = ? AND channel = ? AND locale = ? RETURNING code",
+                    [.text(code), .text(channel), .text(try row.text("locale"))]
+                ).count
+            }
+            return deleted
+        }
     }
 
     // MARK: API keys
