@@ -37,6 +37,8 @@ import Testing
             #expect(afterUpdate.data["subject"] as? String == "Hey Tom", "the updated template renders, not a cached one")
             let broken = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "{{#open}}", "text": "x"}"#)
             #expect(broken.status == .unprocessableContent && broken.fields == ["subject"])
+            #expect(broken.text.contains("line 1, column") && broken.text.contains("not closed"), "in words: \(broken.text)")
+            #expect(!broken.text.contains("MustacheParserContext"), "not Swift's description of the error")
             #expect(try await api.call(.get, "/api/v1/templates/welcome").data["subject"] as? String == "Hey {{name}}")
             #expect(((try await api.call(.get, "/api/v1/templates")).data["templates"] as? [Any])?.count == 2)
             #expect(try await api.call(.delete, "/api/v1/templates/welcome").data["deleted"] as? Int == 2)

@@ -21,6 +21,23 @@ public struct TemplateRenderer: Sendable {
         self.strict = strict
     }
 
+    /// A parse error in words, with where it is: "line 1, column 10: a section is not closed".
+    static func describe(_ error: any Error) -> String {
+        guard let parse = error as? MustacheTemplate.ParserError else { return "it could not be parsed" }
+        let what: String
+        switch parse.error as? MustacheTemplate.Error {
+        case .sectionCloseNameIncorrect: what = "a section is closed with another name than it was opened with"
+        case .unfinishedName: what = "a tag is not finished (a name, then }})"
+        case .expectedSectionEnd: what = "a section is not closed ({{/name}})"
+        case .invalidSetDelimiter: what = "a set-delimiter tag is malformed"
+        case .transformAppliedToInheritanceSection: what = "a transform is applied to an inheritance section"
+        case .illegalTokenInsideInheritSection, .textInsideInheritSection: what = "an inheritance section holds something it may not"
+        case .invalidConfigVariableSyntax, .unrecognisedConfigVariable: what = "a configuration tag is not understood"
+        case nil: what = "it could not be parsed"
+        }
+        return "line \(parse.context.lineNumber), column \(parse.context.columnNumber): \(what)"
+    }
+
     /// Checks that every part of a template parses; the error names the part.
     public static func validate(subject: String, text: String?, html: String?) throws(APIError) {
         for (field, source) in [("subject", subject), ("text", text), ("html", html)] {
@@ -28,7 +45,7 @@ public struct TemplateRenderer: Sendable {
             do {
                 _ = try MustacheTemplate(string: source)
             } catch {
-                throw APIError.validation([.init(field: field, reason: "is not a valid Mustache template (\(error))")])
+                throw APIError.validation([.init(field: field, reason: "is not a valid Mustache template: \(Self.describe(error))")])
             }
         }
     }
