@@ -286,16 +286,22 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         }
     }
 
-    /// Takes back a message inserted in this transaction, with its lookup rows (found by their keys).
+    /// Takes back a message inserted in this transaction, with its lookup rows.
     private func removeMessage(_ id: Int64, _ message: NewMessage, on connection: any SQLConnection) async throws {
-        for address in Set(message.allRecipients.map { $0.lowercased() }) {
+        try await Self.deleteLookupRows(of: id, recipients: message.allRecipients, tags: message.tags, on: connection)
+        try await connection.query("DELETE FROM messages WHERE id = ?", [.integer(id)])
+    }
+
+    /// Deletes a message's recipient and tag lookup rows. They are keyed by address (lower-cased,
+    /// as `insertRecipientsAndTags` wrote them) and tag, so they are found from the message's own lists.
+    static func deleteLookupRows(of id: Int64, recipients: [String], tags: [String], on connection: any SQLConnection) async throws {
+        for address in Set(recipients.map { $0.lowercased() }) {
             try await connection.query(
                 "DELETE FROM message_recipients WHERE address = ? AND message_id = ?", [.text(address), .integer(id)])
         }
-        for tag in Set(message.tags) {
+        for tag in Set(tags) {
             try await connection.query("DELETE FROM message_tags WHERE tag = ? AND message_id = ?", [.text(tag), .integer(id)])
         }
-        try await connection.query("DELETE FROM messages WHERE id = ?", [.integer(id)])
     }
 
     // MARK: Settle

@@ -14,8 +14,7 @@ extension SQLStore {
             """)
         let binds: [SQLValue] = [
             .text(content.code), .text(content.channel), .text(TemplateLocale.canonical(content.locale)), .text(content.subject),
-            SQLValue(content.text),
-            SQLValue(content.html),
+            SQLValue(content.text), SQLValue(content.html),
         ]
         guard let row = try await backend.write({ try await $0.query(sql, binds) }).first else {
             throw StoreError(.database, "the saved template was not returned")

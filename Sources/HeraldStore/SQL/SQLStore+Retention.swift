@@ -27,16 +27,10 @@ extension SQLStore {
             guard !rows.isEmpty else { return 0 }
             let ids = try rows.map { SQLValue.integer(try $0.int("id")) }
             let list = "(" + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ")"
-            // The lookup tables are keyed by address and tag: their rows are found from the message's own lists.
             for row in rows {
-                let id = SQLValue.integer(try row.int("id"))
-                let addresses = ["to_addresses", "cc_addresses", "bcc_addresses"].flatMap { JSONText.strings(row.optionalText($0)) }
-                for address in Set(addresses.map { $0.lowercased() }) {
-                    try await connection.query("DELETE FROM message_recipients WHERE address = ? AND message_id = ?", [.text(address), id])
-                }
-                for tag in Set(JSONText.strings(row.optionalText("tags"))) {
-                    try await connection.query("DELETE FROM message_tags WHERE tag = ? AND message_id = ?", [.text(tag), id])
-                }
+                let recipients = ["to_addresses", "cc_addresses", "bcc_addresses"].flatMap { JSONText.strings(row.optionalText($0)) }
+                try await QueueWriter<Backend>.deleteLookupRows(
+                    of: try row.int("id"), recipients: recipients, tags: JSONText.strings(row.optionalText("tags")), on: connection)
             }
             for table in ["attempts", "events", "sandbox_captures"] {
                 try await connection.query("DELETE FROM \(table) WHERE message_id IN \(list)", ids)

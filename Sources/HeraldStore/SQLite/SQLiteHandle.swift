@@ -24,7 +24,6 @@ final class SQLiteHandle: @unchecked Sendable {
     private var database: OpaquePointer?
     private var statements: [String: Prepared] = [:]
     private var uses: UInt64 = 0
-    private var reprepares = 0
     /// Prepared statements kept. Batch statements differ by their row count (a few per batch
     /// size), so the queue's working set is up to about a hundred.
     private let cacheLimit = 128
@@ -46,9 +45,14 @@ final class SQLiteHandle: @unchecked Sendable {
 
     var isClosed: Bool { lock.withLock { database == nil } }
 
-    /// How many times SQLite had to prepare a kept statement again (a schema change, or a
+    /// How many times SQLite had to prepare the kept statements again (a schema change, or a
     /// parameter the planner depends on bound anew); the queue's statements should never need it.
-    var statementsPreparedAgain: Int { lock.withLock { reprepares } }
+    /// Read from SQLite's own counters, so running a statement costs nothing extra.
+    var statementsPreparedAgain: Int {
+        lock.withLock {
+            statements.values.reduce(0) { $0 + Int(sqlite_nio_sqlite3_stmt_status($1.statement, SQLITE_STMTSTATUS_REPREPARE, 0)) }
+        }
+    }
 
     /// Finalizes every statement and closes the connection; later calls fail.
     func close() {
@@ -96,10 +100,7 @@ final class SQLiteHandle: @unchecked Sendable {
         var rows: [SQLRow] = []
         while true {
             let code = sqlite_nio_sqlite3_step(statement)
-            if code == SQLITE_DONE {
-                reprepares += Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 1))
-                return rows
-            }
+            if code == SQLITE_DONE { return rows }
             guard code == SQLITE_ROW else { throw SQLiteFailure(code: code, message: Self.message(database)) }
             rows.append(SQLRow(columns: prepared.columns, values: Self.values(of: statement, count: prepared.columnCount)))
         }
