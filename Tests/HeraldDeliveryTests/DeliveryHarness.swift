@@ -43,15 +43,16 @@ enum Harness {
         return try await SMTPTestServer.start(configuration)
     }
 
-    /// An account on `server` (STARTTLS unless told otherwise), trusting the test CA.
+    /// An account on `server` (STARTTLS unless told otherwise), trusting the test CA. A quota is
+    /// daily: a test that used the minute window would fail whenever it ran across a minute's end.
     static func account(
         _ store: any Store, _ name: String, server: SMTPTestServer, security: AccountSecurity = .starttls, priority: Int = 10,
-        password: String = Harness.password, email: String = Harness.sender, provider: String? = nil, perMinute: Int? = nil
+        password: String = Harness.password, email: String = Harness.sender, provider: String? = nil, perDay: Int? = nil
     ) async throws -> AccountRecord {
         try await store.createAccount(
             AccountSettings(
                 name: name, email: email, smtpHost: "localhost", smtpPort: server.port, security: security, tlsCAPEM: certificates.caPEM,
-                priority: priority, perMinuteLimit: perMinute, provider: provider),
+                priority: priority, perDayLimit: perDay, provider: provider),
             password: .set(password))
     }
 

@@ -26,6 +26,7 @@ struct DeliveryBookkeepingTests {
     @Test(arguments: StoreBackendKind.allCases)
     func quotasCountPerMinuteAndPerDayAndRefuseBeyondTheLimit(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in
+            try await clearOfTheMinutesEnd()
             let account = try await store.createAccount(Self.limited, password: .keep)
             for _ in 0..<3 {
                 #expect(try await store.reserveQuota(accountID: account.id, perMinute: 3, perDay: 5).isGranted)
@@ -48,6 +49,7 @@ struct DeliveryBookkeepingTests {
     @Test(arguments: StoreBackendKind.allCases)
     func aReturnedReservationFreesItsPlaceOnceAndOnlyInItsOwnWindow(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in
+            try await clearOfTheMinutesEnd()
             let account = try await store.createAccount(Self.limited, password: .keep)
             guard case .granted(let ticket) = try await store.reserveQuota(accountID: account.id, perMinute: 1, perDay: 5) else {
                 Issue.record("the first send must be granted")

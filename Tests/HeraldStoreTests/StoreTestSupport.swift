@@ -32,3 +32,14 @@ func deliveredReport(account: Int64? = nil) -> AttemptReport {
         accountID: account, reply: "250 2.0.0 Ok: queued",
         recipients: [RecipientOutcome(address: "205672513@qq.com", accepted: true, code: 250, enhancedCode: "2.1.5")])
 }
+
+/// Returns once at least `margin` is left in the current wall-clock minute, waiting for the next
+/// minute when it is not. Quota windows are those minutes, so a check of their counts that ran
+/// across a minute's end would see a window roll over under it. This waits for a time of day, at
+/// most `margin`, never for a condition.
+func clearOfTheMinutesEnd(margin: Duration = .seconds(5)) async throws {
+    let intoMinute = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+    let left = 60 - intoMinute
+    let marginSeconds = Double(margin.components.seconds)
+    if left < marginSeconds { try await Task.sleep(for: .milliseconds(Int64(left * 1000) + 50)) }
+}
