@@ -77,9 +77,10 @@ struct AccountsCommand: AsyncParsableCommand {
             abstract: "Add an SMTP account.",
             discussion: """
                 Example: printf %s "$AUTH_CODE" | herald accounts add qq-main --provider qq --email 1905985427@qq.com --password-stdin
-                With --provider the host, port and security come from the preset; otherwise give --host
-                (and --port; security is inferred from it: 465 is tls, anything else starttls; or --security
-                alone, and the port follows: tls 465, otherwise 587). Security that cannot work on port 25, 465
+
+                With --provider the host, port and security come from the preset; otherwise give --host \
+                (and --port; security is inferred from it: 465 is tls, anything else starttls; or --security \
+                alone, and the port follows: tls 465, otherwise 587). Security that cannot work on port 25, 465 \
                 or 587 is refused.
                 """)
         @OptionGroup var databaseOptions: DatabaseOptions
@@ -146,7 +147,8 @@ struct AccountsCommand: AsyncParsableCommand {
             abstract: "Set or remove an account's password (a rotated authorisation code, say).",
             discussion: """
                 Example: printf %s "$NEW_AUTH_CODE" | herald accounts password qq-main --password-stdin
-                Running workers use the new password for their next message. If failed logins opened the
+
+                Running workers use the new password for their next message. If failed logins opened the \
                 account's breaker, run herald accounts enable NAME afterwards.
                 """)
         @OptionGroup var databaseOptions: DatabaseOptions

@@ -10,8 +10,9 @@ struct CheckCommand: AsyncParsableCommand {
         abstract: "Diagnose an SMTP server: TCP, TLS or STARTTLS, greeting, capabilities, AUTH, and a test send.",
         discussion: """
             Example: herald check smtp.qq.com:465 --user 1905985427@qq.com --password "$AUTH_CODE"
-            The port defaults to 465 with --security tls, 25 with none, 587 otherwise. When the chosen
-            security mode fails, the others are tried and the one that works is named. Exits 0 only if
+
+            The port defaults to 465 with --security tls, 25 with none, 587 otherwise. When the chosen \
+            security mode fails, the others are tried and the one that works is named. Exits 0 only if \
             everything asked for worked. The password is never printed.
             """
     )

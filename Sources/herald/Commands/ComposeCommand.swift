@@ -8,8 +8,8 @@ struct ComposeCommand: AsyncParsableCommand {
         commandName: "compose",
         abstract: "Print the message Herald would send (the bytes DATA carries, before dot-stuffing).",
         discussion: """
-            Addresses may carry a display name: --from '系统通知 <notify@example.com>'.
-            With --dkim-domain, --dkim-selector and --dkim-key (an RSA or Ed25519 PKCS#8 PEM file)
+            Addresses may carry a display name: --from '系统通知 <notify@example.com>'. \
+            With --dkim-domain, --dkim-selector and --dkim-key (an RSA or Ed25519 PKCS#8 PEM file) \
             the message is DKIM-signed (relaxed/relaxed).
             """
     )

@@ -14,12 +14,13 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run Herald: the HTTP API and the delivery workers.",
         discussion: """
-            With no configuration it listens on 127.0.0.1:8080, keeps everything in ./herald.sqlite,
-            sends through the sandbox account (which captures instead of sending) until a real account
+            With no configuration it listens on 127.0.0.1:8080, keeps everything in ./herald.sqlite, \
+            sends through the sandbox account (which captures instead of sending) until a real account \
             is added, and on the first start prints an admin API key once.
-            Every option can also come from the environment (HERALD_HOST, HERALD_PORT, HERALD_DATABASE_URL,
-            HERALD_SECRET_KEY, HERALD_LOG_LEVEL, HERALD_RATE_LIMIT, HERALD_CONCURRENCY, ...) or from a
-            configuration file of the same KEY=VALUE settings (--config, $HERALD_CONFIG, or ./herald.env).
+
+            Every option can also come from the environment (HERALD_HOST, HERALD_PORT, HERALD_DATABASE_URL, \
+            HERALD_SECRET_KEY, HERALD_LOG_LEVEL, HERALD_RATE_LIMIT, HERALD_CONCURRENCY, ...) or from a \
+            configuration file of the same KEY=VALUE settings (--config, $HERALD_CONFIG, or ./herald.env). \
             Flags win over the environment, which wins over the file.
             """
     )

@@ -13,8 +13,9 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run delivery workers only (no HTTP API). Any number may share one database.",
         discussion: """
             Example: HERALD_DATABASE_URL=postgres://herald@db/herald HERALD_SECRET_KEY=... herald worker --concurrency 32
-            SIGTERM or Ctrl-C stops claiming, gives back what has not started sending, lets sends in
-            progress finish for --drain-timeout seconds, and gives the rest back to the queue, all
+
+            SIGTERM or Ctrl-C stops claiming, gives back what has not started sending, lets sends in \
+            progress finish for --drain-timeout seconds, and gives the rest back to the queue, all \
             without spending an attempt.
             """
     )
