@@ -116,7 +116,10 @@ struct E2EBenchmark {
                     for request in stride(from: index, to: requests, by: clients.count) {
                         let scheduled = fixedStart + .milliseconds(Int64(Double(request) * interval * 1000))
                         if scheduled > .now { try await Task.sleep(until: scheduled) }
-                        _ = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: Self.sendBody)
+                        let answer = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: Self.sendBody)
+                        guard answer.status == 202 else {
+                            throw BenchmarkError("send answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+                        }
                         mine.append((ContinuousClock.now - scheduled).seconds * 1000)
                     }
                     return mine
