@@ -173,7 +173,15 @@ import Testing
             let invalid = try await api.call(
                 .post, "/api/v1/accounts",
                 body: #"{"name": "", "email": "nope", "smtp_host": "smtp example", "smtp_port": 70000, "security": "ssl"}"#)
-            #expect(invalid.status == .unprocessableContent && invalid.fields == ["security"])
+            #expect(
+                invalid.status == .unprocessableContent && Set(invalid.fields) == ["security", "name", "email", "smtp_port", "smtp_host"])
+            // A preset that cannot be resolved is one problem among the others, not the only one named.
+            let unknown = try await api.call(
+                .post, "/api/v1/accounts", body: #"{"name": "p", "email": "nope", "provider": "nosuch", "weight": 0}"#)
+            #expect(Set(unknown.fields) == ["provider", "email", "weight"], "\(unknown.text)")
+            #expect(unknown.text.contains("is not a known preset; known: 126, 163"), "\(unknown.text)")
+            let ses = try await api.call(.post, "/api/v1/accounts", body: #"{"name": "s", "email": "a@example.com", "provider": "ses"}"#)
+            #expect(ses.status == .unprocessableContent && ses.fields == ["region"], "\(ses.text)")
             let fields = try await api.call(
                 .post, "/api/v1/accounts", body: #"{"name": "", "email": "nope", "smtp_host": "smtp example", "smtp_port": 70000}"#)
             #expect(Set(fields.fields) == ["name", "email", "smtp_port", "smtp_host"])

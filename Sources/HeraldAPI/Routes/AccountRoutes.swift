@@ -73,39 +73,31 @@ struct AccountRoutes {
             // The original system's flag: true meant TLS from the first byte; false never means plaintext here.
             var requested = useTLS.map { $0 ? AccountSecurity.tls : .starttls }
             if let security {
-                guard let value = AccountSecurity(rawValue: security.lowercased()) else {
-                    throw APIError.validation([.init(field: "security", reason: "must be tls, starttls or none")])
+                if let value = AccountSecurity(rawValue: security.lowercased()) {
+                    if let useTLS, useTLS != (value == .tls) {
+                        problems.append(.init(field: "use_tls", reason: "contradicts security=\(value.rawValue); give security alone"))
+                    }
+                    requested = value
+                } else {
+                    problems.append(.init(field: "security", reason: "must be tls, starttls or none"))
                 }
-                if let useTLS, useTLS != (value == .tls) {
-                    problems.append(.init(field: "use_tls", reason: "contradicts security=\(value.rawValue); give security alone"))
-                }
-                requested = value
             }
-            var settings: AccountSettings
+            var resolved: AccountSettings?
             do {
                 // An empty host counts as none: the preset's host, or the error that one is needed.
                 let host = smtpHost?.isEmpty == true ? nil : smtpHost
-                settings = try AccountSettings.forNewAccount(
+                resolved = try AccountSettings.forNewAccount(
                     provider: provider, region: region, host: host, port: smtpPort, security: requested, name: name, email: email,
                     displayName: displayName)
             } catch {
-                switch error.code {
-                case "delivery.host_required":
-                    throw APIError.validation([.init(field: "smtp_host", reason: "is required without provider")])
-                case "delivery.security_contradicts_port":
-                    if security == nil, let useTLS {
-                        let reason = "use_tls=\(useTLS) means security=\(useTLS ? "tls" : "starttls") here: \(error.message)"
-                        throw APIError.validation([.init(field: "use_tls", reason: reason)])
-                    }
-                    throw APIError.validation([.init(field: "security", reason: error.message)])
-                default:
-                    throw APIError.validation([.init(field: "provider", reason: error.message)])
-                }
+                problems.append(problem(error))
             }
             if name.isEmpty || name.count > 64 { problems.append(.init(field: "name", reason: "must be 1 to 64 characters")) }
             if (try? EmailAddress(email)) == nil { problems.append(.init(field: "email", reason: "is not a valid email address")) }
-            if !(1...65535).contains(settings.smtpPort) { problems.append(.init(field: "smtp_port", reason: "must be 1 to 65535")) }
-            if settings.smtpHost.contains(where: { $0.isWhitespace || $0 == "/" }) {
+            if let resolved, !(1...65535).contains(resolved.smtpPort) {
+                problems.append(.init(field: "smtp_port", reason: "must be 1 to 65535"))
+            }
+            if let resolved, resolved.smtpHost.contains(where: { $0.isWhitespace || $0 == "/" }) {
                 problems.append(.init(field: "smtp_host", reason: "must be a host name or address"))
             }
             if let weight, weight < 1 { problems.append(.init(field: "weight", reason: "must be at least 1")) }
@@ -115,7 +107,7 @@ struct AccountRoutes {
             if let password, password.isEmpty || password.contains(where: \.isNewline) {
                 problems.append(.init(field: "password", reason: "must be non-empty and on one line"))
             }
-            if !problems.isEmpty { throw APIError.validation(problems) }
+            guard problems.isEmpty, var settings = resolved else { throw APIError.validation(problems) }
             if let username { settings.username = username }
             if let tlsVerify { settings.tlsVerify = tlsVerify }
             if let tlsCAPEM { settings.tlsCAPEM = tlsCAPEM }
@@ -126,6 +118,27 @@ struct AccountRoutes {
             settings.perDayLimit = perDayLimit
             if let routing { settings.routing = routing }
             return settings
+        }
+
+        /// The field a refused host, port, security or preset is reported on, and why.
+        private func problem(_ error: DeliveryError) -> APIError.FieldError {
+            switch error.code {
+            case "delivery.host_required":
+                return .init(field: "smtp_host", reason: "is required without provider")
+            case "delivery.security_contradicts_port":
+                if security == nil, let useTLS {
+                    return .init(
+                        field: "use_tls", reason: "use_tls=\(useTLS) means security=\(useTLS ? "tls" : "starttls") here: \(error.message)")
+                }
+                return .init(field: "security", reason: "does not work on this port: \(error.message)")
+            case "delivery.preset_region_required":
+                return .init(field: "region", reason: "is required by the ses preset (the AWS region, e.g. us-east-1)")
+            case "delivery.unknown_preset":
+                let known = (ProviderPreset.all.keys + ["ses"]).sorted().joined(separator: ", ")
+                return .init(field: "provider", reason: "is not a known preset; known: \(known)")
+            default:
+                return .init(field: "provider", reason: error.message)
+            }
         }
     }
 
