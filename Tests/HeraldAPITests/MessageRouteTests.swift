@@ -152,6 +152,10 @@ import Testing
             #expect((tagged.data["messages"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [ids[1]])
             #expect(try await api.call(.get, "/api/v1/messages?status=lost").fields == ["status"])
             #expect(try await api.call(.get, "/api/v1/messages?cursor=garbage").status == .unprocessableContent)
+            // A misspelt filter is refused rather than ignored: ignored, it would list every message as a match.
+            let misspelt = try await api.call(.get, "/api/v1/messages?tags=t1&since=2025-01-01&since=2025-01-02&limit=2")
+            #expect(misspelt.status == .unprocessableContent && misspelt.fields == ["tags", "since"], "\(misspelt.text)")
+            #expect(misspelt.text.contains("is not a filter; use status, recipient"))
 
             let raw = try await api.call(.get, "/api/v1/messages/\(ids[0])/raw")
             #expect(raw.status == .ok && raw.headers[.contentType] == "message/rfc822" && raw.text.contains("Subject: n0\r\n"))

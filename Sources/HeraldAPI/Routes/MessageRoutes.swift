@@ -124,9 +124,19 @@ struct MessageRoutes {
         }
     }
 
+    /// The query parameters of `GET /messages`. Any other is refused: a misspelt filter would
+    /// otherwise list every message as if it matched.
+    static let listParameters = [
+        "status", "recipient", "template_code", "account_id", "tag", "created_from", "created_before", "limit", "cursor",
+    ]
+
     @Sendable func list(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         var problems: [APIError.FieldError] = []
+        var unknown: Set<String> = []
+        for (name, _) in query where !Self.listParameters.contains(String(name)) && unknown.insert(String(name)).inserted {
+            problems.append(.init(field: String(name), reason: "is not a filter; use \(Self.listParameters.joined(separator: ", "))"))
+        }
         var filter = MessageFilter()
         if let statuses = query.get("status") {
             for name in statuses.split(separator: ",") {
