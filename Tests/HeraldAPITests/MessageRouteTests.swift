@@ -84,6 +84,10 @@ import Testing
                 #expect(answer.json["request_id"] as? String != nil, "every error is an envelope")
                 if let field = item.field { #expect(answer.fields.contains(field), "\(item.body): \(answer.text)") }
             }
+            // A reason reads after its field: the rule that failed, said once.
+            let reasons = try await api.call(.post, send, body: #"{"to": ["bad"], "subject": "s"}"#).text
+            #expect(reasons.contains("to[0] is not a valid email address: it has no @;"), "\(reasons)")
+            #expect(reasons.contains("text is required (or html) without template_code"), "\(reasons)")
             let big = Data(repeating: 0x41, count: 2048).base64EncodedString()
             let oversize = try await api.call(
                 .post, send,

@@ -137,7 +137,7 @@ struct TemplateRoutes {
             problems.append(.init(field: "locale", reason: "must be a language tag such as zh-CN (letters, digits and -, at most 35)"))
         }
         if input.subject.isEmpty { problems.append(.init(field: "subject", reason: "must not be empty")) }
-        if input.text == nil && input.html == nil { problems.append(.init(field: "text", reason: "text or html is required")) }
+        if input.text == nil && input.html == nil { problems.append(.init(field: "text", reason: "is required (or html)")) }
         if !problems.isEmpty { throw APIError.validation(problems) }
         try TemplateRenderer.validate(subject: input.subject, text: input.text, html: input.html)
         return TemplateContent(

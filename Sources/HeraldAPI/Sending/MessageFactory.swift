@@ -81,7 +81,7 @@ public struct MessageFactory: Sendable {
         } else {
             check(!(request.subject ?? "").isEmpty, "subject", "is required without template_code")
             check((request.subject ?? "").isHeaderSafe, "subject", "must be one line: CR, LF and NUL are not allowed")
-            check(request.text != nil || request.html != nil, "text", "text or html is required without template_code")
+            check(request.text != nil || request.html != nil, "text", "is required (or html) without template_code")
         }
         check((request.text?.count ?? 0) + (request.html?.count ?? 0) <= limits.maxBodyCharacters, "text", "the body is too large")
         if let priority = request.priority { check((0...9).contains(priority), "priority", "must be 0 (first) to 9") }
@@ -205,7 +205,10 @@ public struct MessageFactory: Sendable {
             do {
                 result.append(try Mailbox(parsing: text))
             } catch {
-                problems.append(.init(field: "\(field)[\(index)]", reason: "is not a valid email address (\(error))"))
+                // The parser's sentence repeats the address and "is not a valid email address"; only its rule is kept.
+                let marker = "is not a valid email address: "
+                let rule = error.message.range(of: marker).map { String(error.message[$0.upperBound...]) } ?? error.message
+                problems.append(.init(field: "\(field)[\(index)]", reason: "is not a valid email address: \(rule)"))
             }
         }
         return result
