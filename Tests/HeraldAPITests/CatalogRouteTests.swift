@@ -32,6 +32,10 @@ import Testing
 
             let replaced = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "Hey {{name}}", "text": "x"}"#)
             #expect(replaced.status == .ok && replaced.data["version"] as? Int == 2)
+            // A PUT to a code that had no template creates it, and answers as a creation.
+            let put = try await api.call(.put, "/api/v1/templates/put_made", body: #"{"subject": "s", "text": "x"}"#)
+            #expect(put.status == .created && put.data["version"] as? Int == 1 && put.json["message"] as? String == "Template created")
+            #expect(try await api.call(.delete, "/api/v1/templates/put_made").status == .ok)
             let afterUpdate = try await api.call(
                 .post, "/api/v1/templates/welcome/preview", body: #"{"template_variables": {"name": "Tom"}}"#)
             #expect(afterUpdate.data["subject"] as? String == "Hey Tom", "the updated template renders, not a cached one")

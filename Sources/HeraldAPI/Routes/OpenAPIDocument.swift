@@ -354,7 +354,10 @@ enum OpenAPIDocument {
                     responses: ["200": response("The template.", ref("Template"))], errorStatuses: [404]),
                 "put": operation(
                     "Replace a template", scope: "admin", body: ref("TemplateInput"), parameters: [codeParameter],
-                    responses: ["200": response("Saved.", ref("Template"))]),
+                    responses: [
+                        "200": response("Saved over the template of this code and locale.", ref("Template")),
+                        "201": response("Created: there was none of this code and locale.", ref("Template")),
+                    ]),
                 "delete": operation(
                     "Delete a template", scope: "admin", parameters: [codeParameter, query("locale", string)],
                     responses: ["200": response("Deleted.", object(["deleted": integer]))], errorStatuses: [404]),

@@ -74,6 +74,10 @@ struct TemplateRoutes {
         }
         let saved = try await store.saveTemplate(try validated(input, code: code))
         catalog.forget()
+        // A PUT to a code (and locale) that had no template creates it, and says so as POST does.
+        if saved.version == 1 {
+            return JSONResponse.success(TemplateView(saved), message: "Template created", status: .created, requestID: context.requestID)
+        }
         return JSONResponse.success(TemplateView(saved), message: "Template saved", requestID: context.requestID)
     }
 
