@@ -25,8 +25,10 @@ public struct APIConfiguration: Sendable {
 public func buildRouter(
     store: any Store, configuration: APIConfiguration, metrics: PrometheusCollectorRegistry? = nil
 ) -> Router<HeraldRequestContext> {
-    let router = Router(context: HeraldRequestContext.self)
-    router.add(middleware: EnvelopeMiddleware())
+    // HEAD answers as GET without the body (RFC 9110 section 9.3.2), so a load balancer's health check may use either.
+    let router = Router(context: HeraldRequestContext.self, options: .autoGenerateHeadEndpoints)
+    let methods = RouteMethods()
+    router.add(middleware: EnvelopeMiddleware(methods: methods))
     HealthRoutes(store: store, metrics: metrics).register(router)
 
     let keys = APIKeyCache(store: store)
@@ -44,6 +46,7 @@ public func buildRouter(
     TemplateRoutes(store: store, renderer: renderer, catalog: catalog).register(read: read, admin: admin)
     AccountRoutes(store: store, catalog: catalog).register(admin: admin)
     AdminRoutes(store: store, keyCache: keys).register(read: read, admin: admin)
+    methods.record(router.routes)
     return router
 }
 

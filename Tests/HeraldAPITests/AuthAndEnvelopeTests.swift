@@ -56,8 +56,14 @@ import Testing
             #expect(unknown.status == .notFound && unknown.code == 40400 && unknown.error == "not_found")
             let keys = Set(unknown.json.keys)
             #expect(keys == ["code", "message", "data", "request_id"])
+            // A path that exists, asked with a method it does not take: 405 with the methods it does.
             let wrongMethod = try await api.call(.put, "/api/v1/messages/email/send", body: "{}")
-            #expect(wrongMethod.status == .notFound && wrongMethod.code == 40400)
+            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.code == 40500, "\(wrongMethod.text)")
+            #expect(wrongMethod.headers[.allow] == "POST" && wrongMethod.error == "method_not_allowed")
+            let patched = try await api.call(.patch, "/api/v1/accounts/1", body: "{}", anonymous: true)
+            #expect(patched.status == .methodNotAllowed && patched.headers[.allow] == "DELETE, GET, HEAD, PUT", "\(patched.text)")
+            #expect(try await api.call(.get, "/api/v1/messages/7/cancel").headers[.allow] == "POST")
+            #expect(try await api.call(.delete, "/api/v1/messages/7/cancel/extra").status == .notFound, "no such path")
             let huge = String(repeating: "a", count: 33 * 1024 * 1024)
             let tooLarge = try await api.call(.post, "/api/v1/messages/email/send", body: huge)
             #expect(tooLarge.status == .contentTooLarge && tooLarge.code == 41300, "\(tooLarge.text.prefix(200))")
@@ -68,6 +74,8 @@ import Testing
         try await APIHarness.withAPI { api, _ in
             let health = try await api.call(.get, "/healthz", anonymous: true)
             #expect(health.status == .ok && health.code == 0)
+            let head = try await api.call(.head, "/healthz", anonymous: true)
+            #expect(head.status == .ok && head.text.isEmpty, "HEAD answers as GET, without the body")
             let ready = try await api.call(.get, "/readyz", anonymous: true)
             #expect(ready.status == .ok && ready.data["schema_version"] as? String == "\(StoreSchema.latestVersion)")
         }

@@ -8,6 +8,8 @@ import Metrics
 /// body and every log line), turns every error into the envelope, and counts requests.
 struct EnvelopeMiddleware: RouterMiddleware {
     typealias Context = HeraldRequestContext
+    /// Turns "no such endpoint" into 405 when the path exists under other methods.
+    let methods: RouteMethods
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -19,7 +21,14 @@ struct EnvelopeMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            if let apiError = APIError.from(error) {
+            let allowed = (error as? HTTPError)?.status == .notFound ? methods.allowed(forPath: request.uri.path) : []
+            if !allowed.isEmpty {
+                let list = allowed.joined(separator: ", ")
+                response = JSONResponse.failure(
+                    APIError(.methodNotAllowed, "\(request.uri.path) does not take \(request.method.rawValue); it takes \(list)"),
+                    requestID: id)
+                response.headers[.allow] = list
+            } else if let apiError = APIError.from(error) {
                 response = JSONResponse.failure(apiError, requestID: id)
             } else {
                 context.logger.error("request failed: \(String(reflecting: error))")
