@@ -76,14 +76,17 @@ import Testing
             let french = try await api.call(
                 .post, "/api/v1/templates/w/preview", body: #"{"template_variables": {"name": "Li"}, "locale": "fr"}"#)
             #expect(french.status == .notFound)
-            #expect((french.json["message"] as? String)?.contains("its variants: en, zh-CN") == true, "\(french.text)")
+            #expect(
+                french.json["message"] as? String
+                    == "locale fr matches no variant of template w, which has no default; its variants: en, zh-CN", "\(french.text)")
             let send = try await api.call(
                 .post, "/api/v1/messages/email/send",
                 body: #"{"to": "a@example.com", "template_code": "w", "template_variables": {"name": "Li"}}"#)
             #expect(send.status == .unprocessableContent && send.fields == ["locale"], "\(send.text)")
+            #expect(send.text.contains("locale is needed: template w has no default variant; its variants: en, zh-CN"), "\(send.text)")
             let unknown = try await api.call(
                 .post, "/api/v1/messages/email/send", body: #"{"to": "a@example.com", "template_code": "nope"}"#)
-            #expect(unknown.fields == ["template_code"])
+            #expect(unknown.fields == ["template_code"] && unknown.text.contains("template_code is not a known template: nope"))
         }
     }
 

@@ -129,7 +129,7 @@ struct TemplateRoutes {
     /// A 404 that says whether the template is missing or only the variant for `locale`.
     private func notFound(_ code: String, locale: String) async throws -> APIError {
         let missing = try await catalog.missingTemplate(code: code, locale: locale)
-        return missing.field == "locale" ? APIError(.notFound, missing.reason) : APIError.notFound("template \(code)")
+        return missing.field == "locale" ? APIError(.notFound, "locale \(missing.reason)") : APIError.notFound("template \(code)")
     }
 
     private func validated(_ input: TemplateInput, code: String) throws -> TemplateContent {

@@ -43,12 +43,13 @@ final class CatalogCache: Sendable {
     /// variants there are). Read on the error path only.
     func missingTemplate(code: String, locale: String) async throws -> APIError.FieldError {
         let variants = try await store.templates().filter { $0.code == code && $0.channel == "email" }.map(\.locale)
-        guard !variants.isEmpty else { return .init(field: "template_code", reason: "there is no template \(code)") }
+        guard !variants.isEmpty else { return .init(field: "template_code", reason: "is not a known template: \(code)") }
         let names = variants.map { $0.isEmpty ? "the default (\"\")" : $0 }.sorted().joined(separator: ", ")
-        let asked = locale.isEmpty ? "the default locale" : "locale \(locale)"
+        if locale.isEmpty {
+            return .init(field: "locale", reason: "is needed: template \(code) has no default variant; its variants: \(names)")
+        }
         return .init(
-            field: "locale",
-            reason: "template \(code) has no variant for \(asked) and no default; its variants: \(names)")
+            field: "locale", reason: "\(locale) matches no variant of template \(code), which has no default; its variants: \(names)")
     }
 
     /// Forgets everything, after a write through the API.
