@@ -103,6 +103,11 @@ struct AccountsCommand: AsyncParsableCommand {
         @Option(name: .customLong("ca-file"), help: "A PEM file of extra trusted CA certificates.") var caFile: String?
         @Flag(help: "Do not verify the server's certificate (testing only).") var insecure = false
 
+        /// Refuses contradictory flags while parsing, so the message comes with this command's usage.
+        func validate() throws {
+            _ = try makeSettings()
+        }
+
         func run() async throws {
             var settings = try makeSettings()
             settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
