@@ -28,6 +28,11 @@ import Testing
                 "send", "--to", "nobody", "--subject", "s", "--text", "t", "--database", database.location,
             ])
             #expect(invalid.status == 1 && invalid.stderr.contains("to[0]"))
+            let unpaired = try AccountsCommandTests.herald([
+                "send", "--to", "a@example.com", "--template-code", "test_email", "--var", "timestamp", "--database", database.location,
+            ])
+            #expect(unpaired.status == 64 && unpaired.stderr.contains("--var takes NAME=VALUE, got timestamp"), "\(unpaired.stderr)")
+            #expect(unpaired.stderr.contains("Usage: herald send"), "this command's usage: \(unpaired.stderr)")
             #expect(try await store.messages(matching: MessageFilter(), limit: 10, cursor: nil).messages.count == 1, "nothing else stored")
         }
     }

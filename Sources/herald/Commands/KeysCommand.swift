@@ -13,13 +13,22 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(help: "send, read or admin (repeatable).") var scope: [String] = []
         @Option(help: "A name to tell the key apart.") var name = "key"
 
-        func run() async throws {
+        func validate() throws {
+            _ = try scopes()
+        }
+
+        func scopes() throws -> Set<APIKeyScope> {
             let scopes = try Set(
                 scope.map { text in
                     guard let value = APIKeyScope(rawValue: text) else { throw ValidationError("--scope must be send, read or admin") }
                     return value
                 })
             guard !scopes.isEmpty else { throw ValidationError("give at least one --scope (send, read or admin)") }
+            return scopes
+        }
+
+        func run() async throws {
+            let scopes = try scopes()
             let key = try await AccountsCommand.withStore(databaseOptions, command: "keys create") { store in
                 try await APIKeyIssuer.create(name: name, scopes: scopes, in: store).key
             }

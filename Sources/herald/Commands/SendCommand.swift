@@ -22,6 +22,10 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "The HTML body, without a template.") var html: String?
     @Option(help: "The account to send through.") var fromAccount: String?
 
+    func validate() throws {
+        if let pair = variables.first(where: { !$0.contains("=") }) { throw ValidationError("--var takes NAME=VALUE, got \(pair)") }
+    }
+
     func run() async throws {
         var request = SendRequest(to: to, templateCode: templateCode, subject: subject, text: text)
         request.cc = cc.isEmpty ? nil : AddressList(cc)
@@ -30,7 +34,7 @@ struct SendCommand: AsyncParsableCommand {
         if !variables.isEmpty {
             var values: [String: JSONValue] = [:]
             for pair in variables {
-                guard let equals = pair.firstIndex(of: "=") else { throw ValidationError("--var takes NAME=VALUE, got \(pair)") }
+                guard let equals = pair.firstIndex(of: "=") else { continue }  // refused by validate()
                 values[String(pair[..<equals])] = .string(String(pair[pair.index(after: equals)...]))
             }
             request.templateVariables = values
