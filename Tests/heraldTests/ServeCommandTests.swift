@@ -76,6 +76,21 @@ import FoundationNetworking
         #expect(!(out.value + err.value).contains("Authorization"), "no request header is logged")
     }
 
+    /// A port another program holds is named as such, with what to do, not as NIO's bind error.
+    @Test func aPortInUseIsExplainedAndExitsNonZero() async throws {
+        let other = try await HTTPCaptureServer.start()
+        defer { Task { await other.stop() } }
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = try ComposeCommandTests.herald(
+            ["serve", "--port", "\(other.port)"], unset: ["HERALD_DATABASE_URL", "HERALD_PORT", "HERALD_HOST"], in: folder)
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(
+            run.stderr.contains("herald serve: cannot listen on 127.0.0.1:\(other.port): another process already listens there"),
+            "\(run.stderr)")
+        #expect(!run.stderr.contains("errno"), "not NIO's description: \(run.stderr)")
+    }
+
     @Test func keysCreatePrintsTheKeyAlone() throws {
         let folder = try ComposeCommandTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -6,6 +6,7 @@ import HeraldStore
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 
 /// `herald serve`: the HTTP API and the delivery workers in one process.
@@ -59,7 +60,23 @@ struct ServeCommand: AsyncParsableCommand {
             onServerRunning: { port in
                 logger.info("Herald is listening", metadata: ["url": "http://\(host):\(port)", "store": "\(location)"])
             })
-        try await application.runService()
+        do {
+            try await application.runService()
+        } catch let error as IOError {
+            guard let reason = Self.listenFailure(error.errnoCode) else { throw error }
+            FileHandle.standardError.write(Data("herald serve: cannot listen on \(host):\(port): \(reason)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// Why the address could not be bound, in words, for the errors an operator can fix.
+    static func listenFailure(_ code: Int32) -> String? {
+        switch code {
+        case EADDRINUSE: "another process already listens there; stop it or choose another --port (HERALD_PORT)"
+        case EACCES: "ports below 1024 need privileges; choose a port of 1024 or more (--port, HERALD_PORT)"
+        case EADDRNOTAVAIL: "no network interface of this machine has that address; check --host (HERALD_HOST)"
+        default: nil
+        }
     }
 
     /// On a first start (no keys at all), makes an admin key and prints it once on standard output.
