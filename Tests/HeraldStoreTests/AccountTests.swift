@@ -1,5 +1,6 @@
 import Foundation
 import HeraldTestSupport
+import NIOConcurrencyHelpers
 import Testing
 
 @_spi(Delivery) @testable import HeraldStore
@@ -120,5 +121,45 @@ struct AccountTests {
         let (loaded, createdAgain) = try SecretKey.loadOrCreate(at: path)
         #expect(!createdAgain)
         #expect(loaded.base64 == created.base64)
+    }
+
+    /// A key file that cannot be read as a key is an error, and is left as it was: a new key in
+    /// its place would make every stored password unreadable. Before, a file that was not UTF-8
+    /// was silently replaced.
+    @Test func aKeyFileThatIsNotAKeyIsNeverReplaced() throws {
+        for contents in [Data([0xFF, 0xFE, 0x00, 0x80]), Data("not a key\n".utf8)] {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("herald-key-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect(FileManager.default.createFile(atPath: path, contents: contents))
+            #expect(throws: StoreError.self) { try SecretKey.loadOrCreate(at: path) }
+            #expect(FileManager.default.contents(atPath: path) == contents, "the file is untouched")
+        }
+    }
+
+    /// Processes starting at once on a new database (serve and worker, say) agree on one key:
+    /// threads released together all try to create the file.
+    @Test func concurrentFirstStartsAgreeOnOneKey() throws {
+        for _ in 0..<20 {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("herald-key-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let start = DispatchSemaphore(value: 0)
+            let done = DispatchGroup()
+            let results = NIOLockedValueBox<[(String, Bool)]>([])
+            for _ in 0..<8 {
+                done.enter()
+                Thread {
+                    start.wait()
+                    if let (key, created) = try? SecretKey.loadOrCreate(at: path) {
+                        results.withLockedValue { $0.append((key.base64, created)) }
+                    }
+                    done.leave()
+                }.start()
+            }
+            for _ in 0..<8 { start.signal() }
+            done.wait()
+            let all = results.withLockedValue { $0 }
+            #expect(all.count == 8 && Set(all.map(\.0)).count == 1, "one key for all")
+            #expect(all.filter(\.1).count == 1, "created once")
+        }
     }
 }

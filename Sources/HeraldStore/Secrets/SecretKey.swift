@@ -29,15 +29,58 @@ public struct SecretKey: Sendable {
 
     /// Reads the key file at `path`, or creates it with a new key (mode 0600) when it does not
     /// exist. Returns the key and whether it was created.
+    ///
+    /// An existing file is never replaced, even one that cannot be read: a new key would make
+    /// every stored password unreadable. The file is created exclusively (`O_EXCL`), so that two
+    /// processes starting at once on a new database agree on one key, and it is flushed to disk,
+    /// with its folder, before any password is sealed with it.
     public static func loadOrCreate(at path: String) throws -> (key: SecretKey, created: Bool) {
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            return (try SecretKey(base64: text), false)
-        }
         let key = SecretKey.generate()
-        let created = FileManager.default.createFile(
-            atPath: path, contents: Data((key.base64 + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        guard created else { throw StoreError(.configuration, "could not create the secret key file \(path)") }
+        let descriptor = openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            guard errno == EEXIST else { throw keyFileError("could not create", path) }
+            return (try read(at: path), false)
+        }
+        let bytes = Array((key.base64 + "\n").utf8)
+        let written = bytes.withUnsafeBytes { writeFile(descriptor, $0) }
+        let synced = written == bytes.count && fsync(descriptor) == 0
+        let failure = synced ? nil : keyFileError("could not write", path)
+        close(descriptor)
+        if let failure {
+            unlink(path)
+            throw failure
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        let folder = openFile(parent.isEmpty ? "." : parent, O_RDONLY | O_CLOEXEC, 0)
+        if folder >= 0 {
+            _ = fsync(folder)
+            close(folder)
+        }
         return (key, true)
+    }
+
+    /// The key in an existing key file. Another process may have created it an instant ago and
+    /// not yet written it: an empty file is read again for up to a second.
+    private static func read(at path: String) throws -> SecretKey {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while true {
+            guard let data = FileManager.default.contents(atPath: path) else { throw keyFileError("could not read", path) }
+            if !data.isEmpty || ContinuousClock.now >= deadline {
+                do {
+                    return try SecretKey(base64: String(decoding: data, as: UTF8.self))
+                } catch {
+                    throw StoreError(
+                        .configuration,
+                        "the secret key file \(path) does not hold a key (32 bytes in base64); it was left as it is, since "
+                            + "a new key would make the stored passwords unreadable")
+                }
+            }
+            usleep(10_000)
+        }
+    }
+
+    private static func keyFileError(_ action: String, _ path: String) -> StoreError {
+        StoreError(.configuration, "\(action) the secret key file \(path): \(String(cString: strerror(errno)))")
     }
 
     /// Seals `plaintext`: a random nonce, the ciphertext and the tag, in one value.
@@ -57,3 +100,7 @@ public struct SecretKey: Sendable {
         }
     }
 }
+
+// The C calls under names the struct's own `open(_:)` does not shadow.
+private func openFile(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
+private func writeFile(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int { write(descriptor, bytes.baseAddress, bytes.count) }
