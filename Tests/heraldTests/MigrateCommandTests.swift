@@ -24,6 +24,21 @@ import Testing
         #expect(run.stderr.contains("herald migrate: could not open the SQLite database"))
     }
 
+    /// A setting from the environment that cannot work is said alone: the usage of the command
+    /// line (which was right) would only hide it. A wrong flag value still shows its command's usage.
+    @Test func aMissingOrMalformedMasterKeyIsSaidWithoutTheUsage() throws {
+        let postgres = try ComposeCommandTests.herald(
+            ["worker", "--database", "postgres://herald@127.0.0.1:1/herald"], unset: ["HERALD_SECRET_KEY"])
+        #expect(postgres.status == 1 && postgres.stderr.contains("HERALD_SECRET_KEY is required with PostgreSQL"), "\(postgres.stderr)")
+        let short = try ComposeCommandTests.herald(
+            ["worker", "--database", "/tmp/herald-\(UUID().uuidString).sqlite"], environment: ["HERALD_SECRET_KEY": "c2hvcnQ="])
+        #expect(short.status == 1 && short.stderr.contains("HERALD_SECRET_KEY must be 32 bytes in base64"), "\(short.stderr)")
+        #expect(!(postgres.stderr + short.stderr).contains("Usage:"), "\(postgres.stderr)\(short.stderr)")
+        #expect(!short.stderr.contains("c2hvcnQ="), "the key is never printed")
+        let flag = try ComposeCommandTests.herald(["migrate", "--sqlite-synchronous", "off", "--database", "/tmp/unused.sqlite"])
+        #expect(flag.status == 64 && flag.stderr.contains("Usage: herald migrate"), "\(flag.stderr)")
+    }
+
     @Test func aPasswordInTheURLIsNeverPrinted() throws {
         let run = try ComposeCommandTests.herald(["migrate", "--database", "postgres://herald:hunter2-secret@[::1/herald"])
         #expect(run.status != 0)

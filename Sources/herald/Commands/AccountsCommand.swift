@@ -41,7 +41,7 @@ struct AccountsCommand: AsyncParsableCommand {
     /// A password (or authorisation code) read from standard input, without its final line break.
     static func passwordFromStandardInput() throws -> String {
         let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
-        guard !text.isEmpty else { throw ValidationError("--password-stdin read an empty password") }
+        guard !text.isEmpty else { throw ConfigFile.Problem(description: "--password-stdin read an empty password") }
         return text
     }
 

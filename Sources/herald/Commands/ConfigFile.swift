@@ -8,6 +8,8 @@ import Foundation
 /// The file is `--config PATH`, else `$HERALD_CONFIG`, else `herald.env` in the working folder
 /// when it exists.
 enum ConfigFile {
+    /// A setting that cannot work, from the file or the environment: printed alone, without the
+    /// usage that ArgumentParser adds to a `ValidationError`.
     struct Problem: Error, CustomStringConvertible {
         var description: String
     }

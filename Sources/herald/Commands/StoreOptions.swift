@@ -16,9 +16,15 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "A file of HERALD_* settings, KEY=VALUE lines (default: $HERALD_CONFIG, else ./herald.env if present).")
     var config: String?
 
+    func validate() throws {
+        guard SQLiteBackend.Synchronous(rawValue: sqliteSynchronous.uppercased()) != nil else {
+            throw ValidationError("--sqlite-synchronous (HERALD_SQLITE_SYNCHRONOUS) must be full or normal")
+        }
+    }
+
     func location() throws -> StoreLocation {
         guard let synchronous = SQLiteBackend.Synchronous(rawValue: sqliteSynchronous.uppercased()) else {
-            throw ValidationError("--sqlite-synchronous must be full or normal")
+            throw ValidationError("--sqlite-synchronous (HERALD_SQLITE_SYNCHRONOUS) must be full or normal")
         }
         let text = database ?? ProcessInfo.processInfo.environment["HERALD_DATABASE_URL"] ?? "herald.sqlite"
         return StoreLocation(text.isEmpty ? "herald.sqlite" : text, synchronous: synchronous)
@@ -34,13 +40,15 @@ extension DatabaseOptions {
             do {
                 return try SecretKey(base64: text)
             } catch {
-                throw ValidationError("HERALD_SECRET_KEY must be 32 bytes in base64 (make one with: openssl rand -base64 32)")
+                throw ConfigFile.Problem(
+                    description: "HERALD_SECRET_KEY must be 32 bytes in base64 (make one with: openssl rand -base64 32)")
             }
         }
         switch try location() {
         case .postgres:
-            throw ValidationError(
-                "HERALD_SECRET_KEY is required with PostgreSQL, the same on every machine (make one with: openssl rand -base64 32)")
+            throw ConfigFile.Problem(
+                description:
+                    "HERALD_SECRET_KEY is required with PostgreSQL, the same on every machine (make one with: openssl rand -base64 32)")
         case .sqlite(let path, _):
             let keyPath = path + ".key"
             let (key, created) = try SecretKey.loadOrCreate(at: keyPath)
