@@ -23,8 +23,14 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
         case .sqlite(let path, let synchronous):
             try await SQLiteStore(path: path, synchronous: synchronous, secretKey: secretKey, options: options, logger: logger)
         case .postgres(let url):
-            try PostgresStore(url: url, secretKey: secretKey, options: options, logger: logger)
+            try await Self.openPostgres(url: url, secretKey: secretKey, options: options, logger: logger)
         }
+    }
+
+    private static func openPostgres(url: String, secretKey: SecretKey, options: StoreOptions, logger: Logger) async throws -> any Store {
+        let store = try PostgresStore(url: url, secretKey: secretKey, options: options, logger: logger)
+        try await store.backend.checkLogin()
+        return store
     }
 
     /// For logs and messages: the SQLite path, or the PostgreSQL host and database without the password.

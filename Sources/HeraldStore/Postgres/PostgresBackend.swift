@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
@@ -21,6 +23,10 @@ public final class PostgresBackend: SQLBackend {
         /// How long a transaction keeps retrying serialisation failures and deadlocks.
         public var retryDeadline: Duration
 
+        /// For `checkLogin()`: the same server, user, database and TLS as `client`, for one direct
+        /// connection. Set from a URL; nil skips the check.
+        public var login: PostgresConnection.Configuration?
+
         public init(client: PostgresClient.Configuration, retryDeadline: Duration = .seconds(30)) {
             self.client = client
             self.retryDeadline = retryDeadline
@@ -36,10 +42,17 @@ public final class PostgresBackend: SQLBackend {
             }
             let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
             let tls: PostgresClient.Configuration.TLS
+            let loginTLS: PostgresConnection.Configuration.TLS
             switch query["sslmode"] ?? "prefer" {
-            case "disable": tls = .disable
-            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+            case "disable": (tls, loginTLS) = (.disable, .disable)
+            case "prefer", "allow":
+                (tls, loginTLS) = (
+                    .prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                )
+            case "require", "verify-ca", "verify-full":
+                (tls, loginTLS) = (
+                    .require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                )
             default: throw StoreError(.configuration, "sslmode must be disable, prefer or require")
             }
             let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
@@ -51,6 +64,10 @@ public final class PostgresBackend: SQLBackend {
                 client.options.additionalStartupParameters.append(("search_path", schema))
             }
             self.init(client: client)
+            login = PostgresConnection.Configuration(
+                host: host, port: client.port ?? 5432, username: client.username, password: client.password, database: client.database,
+                tls: loginTLS)
+            login?.options.additionalStartupParameters = client.options.additionalStartupParameters
         }
     }
 
@@ -95,6 +112,35 @@ public final class PostgresBackend: SQLBackend {
                 stop.finish()
             }
             group.cancelAll()
+        }
+    }
+
+    /// Makes one direct connection, so that a login or database the server refuses is said at
+    /// once, in the server's words. Through the pool it would be retried for about a minute and
+    /// then reported as "could not be reached". A server that cannot be reached at all is not an
+    /// error here: the pool keeps trying it, as it does for an outage later on.
+    public func checkLogin() async throws {
+        guard let login = configuration.login else { return }
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: login, id: 0, logger: logger
+            ).get()
+            try? await connection.close()
+        } catch let error as PSQLError {
+            guard let state = error.serverInfo?[.sqlState] else { return }
+            let server = "PostgreSQL at \(configuration.client.host ?? "?"):\(configuration.client.port ?? 5432)"
+            let said = error.serverInfo?[.message] ?? "no reason given"
+            if state.hasPrefix("28") {
+                throw StoreError(
+                    .configuration,
+                    "\(server) refused the login: \(said) (SQLSTATE \(state)); check the user and password in the database URL")
+            }
+            if state == "3D000" {
+                throw StoreError(.configuration, "\(server): \(said); create it (createdb) or correct the database URL")
+            }
+            throw StoreError(.configuration, "\(server) refused the connection: \(said) (SQLSTATE \(state))")
+        } catch {
+            return
         }
     }
 
