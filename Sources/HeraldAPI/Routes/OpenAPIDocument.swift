@@ -105,7 +105,10 @@ enum OpenAPIDocument {
     }
 
     private static var idParameter: [String: Any] { pathParameter("id", ["type": "integer", "minimum": 1]) }
-    private static var codeParameter: [String: Any] { pathParameter("code", string) }
+    /// A template's code as the API takes it: 1 to 128 characters, no white space or `/`.
+    private static var codeParameter: [String: Any] {
+        pathParameter("code", ["type": "string", "minLength": 1, "maxLength": 128, "pattern": #"^[^\s/]+$"#])
+    }
 
     // MARK: The document
 
