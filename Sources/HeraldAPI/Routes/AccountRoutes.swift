@@ -191,6 +191,9 @@ struct AccountRoutes {
         var to: String?
     }
 
+    /// Each phase of `POST /accounts/{id}/test` (connect, TLS, greeting, each command).
+    static let testPhaseTimeout = Duration.seconds(8)
+
     /// The `herald check` diagnosis with the account's settings; with `to`, a test message too.
     @Sendable func test(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         var request = request
@@ -201,6 +204,9 @@ struct AccountRoutes {
         let input = buffer.readableBytes == 0 ? TestInput() : try JSONDecoder().decode(TestInput.self, from: Data(buffer.readableBytesView))
         var check = SMTPCheck.Request(
             host: account.smtpHost, port: account.smtpPort, security: SMTPSecurity(account.security))
+        // An HTTP client (or a proxy in front of Herald) waits for this answer: a server that does
+        // not answer within seconds is the diagnosis, and the whole check stays well under 30 s.
+        check.timeouts = .uniform(Self.testPhaseTimeout)
         if account.hasPassword, let password = try await store.accountPassword(id: id) {
             check.credentials = .password(username: account.login, password: password)
         }

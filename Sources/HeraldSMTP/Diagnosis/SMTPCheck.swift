@@ -116,7 +116,8 @@ public enum SMTPCheck {
             var probe = request
             probe.credentials = nil
             probe.testMessage = nil
-            probe.timeouts = .uniform(.seconds(10))
+            // At most 10 s a phase, and never longer than the caller allowed the requested mode.
+            probe.timeouts = .uniform(min(request.timeouts.connect, .seconds(10)))
             let start = ContinuousClock.now
             guard
                 let connection = try? await SMTPConnection.connect(
