@@ -1,4 +1,5 @@
 import Foundation
+import HeraldTestSupport
 import Testing
 
 @testable import HeraldStore
@@ -81,5 +82,41 @@ struct SQLArrayTests {
             let after = try handle.execute("SELECT 1 AS one", [])
             #expect(after.first?["one"] == .integer(1), "the connection stays usable")
         }
+    }
+}
+
+/// A write transaction always ends, even when its task is cancelled: NIOThreadPool skips the
+/// work of a cancelled task, and a skipped COMMIT or ROLLBACK left the writer inside its
+/// transaction ("cannot start a transaction within a transaction" on every later write).
+@Suite("SQLite writes under cancellation")
+struct SQLiteCancelledWriteTests {
+    @Test func aWriteWhoseTaskIsCancelledCommitsAndTheNextWriteWorks() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cancel-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let backend = try await SQLiteBackend.open(SQLiteBackend.Configuration(path: path), logger: TestDatabase.logger)
+        try await backend.write { _ = try await $0.query("CREATE TABLE t (n INTEGER)", []) }
+        for n in 1...3 {
+            // The body completes, then its task is cancelled before the COMMIT.
+            let cancelled = Task {
+                try await backend.write { connection in
+                    _ = try await connection.query("INSERT INTO t (n) VALUES (?)", [.integer(Int64(n))])
+                    withUnsafeCurrentTask { $0?.cancel() }
+                }
+            }
+            _ = await cancelled.result
+            // A body that fails in a cancelled task is rolled back, and the writer is free again.
+            let failed = Task {
+                try await backend.write { connection in
+                    _ = try await connection.query("INSERT INTO t (n) VALUES (?)", [.integer(-1)])
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    throw CancellationError()
+                }
+            }
+            _ = await failed.result
+            try await backend.write { _ = try await $0.query("INSERT INTO t (n) VALUES (?)", [.integer(Int64(n * 10))]) }
+        }
+        let rows = try await backend.read { try await $0.query("SELECT n FROM t ORDER BY n", []) }
+        #expect(try rows.map { try $0.int("n") } == [1, 2, 3, 10, 20, 30], "completed bodies committed, the failed ones not")
+        try await backend.close()
     }
 }

@@ -115,17 +115,37 @@ public final class SQLiteBackend: SQLBackend {
                 try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
                     let connection = Connection.writer(writer, threadPool)
                     _ = try await connection.query("BEGIN IMMEDIATE", [])
+                    let result: T
                     do {
-                        let result = try await body(connection)
-                        // The commit waits for the disk (fsync), so it leaves the task's thread.
-                        _ = try await Connection.onThreadPool(writer, threadPool).query("COMMIT", [])
-                        return result
+                        result = try await body(connection)
                     } catch {
-                        _ = try? await connection.query("ROLLBACK", [])
+                        try? await Self.finish("ROLLBACK", on: writer, threadPool)
                         throw error
                     }
+                    do {
+                        // The commit waits for the disk (fsync), so it leaves the task's thread.
+                        try await Self.finish("COMMIT", on: writer, threadPool)
+                    } catch {
+                        try? await Self.finish("ROLLBACK", on: writer, threadPool)
+                        throw error
+                    }
+                    return result
                 }
             }
+        }
+    }
+
+    /// Ends the write transaction on the thread pool whether or not the task is cancelled.
+    ///
+    /// `NIOThreadPool.runIfActive` skips the work of a cancelled task: a COMMIT or ROLLBACK so
+    /// skipped left the writer inside its transaction, and every later write failed with "cannot
+    /// start a transaction within a transaction" (seen when a graceful stop cancelled a delivery
+    /// mid-write). A task of its own does not inherit the cancellation. A body that completed is
+    /// committed: its caller may have gone, but the work is done and consistent.
+    private static func finish(_ sql: String, on writer: SQLiteHandle, _ threadPool: NIOThreadPool) async throws {
+        try await Task { _ = try await threadPool.runIfActive { try writer.execute(sql, []) } }.value
+        if !writer.isAutocommit {
+            throw StoreError(.database, "\(sql) left the SQLite writer inside its transaction")
         }
     }
 

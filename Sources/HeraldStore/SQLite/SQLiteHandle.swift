@@ -45,6 +45,9 @@ final class SQLiteHandle: @unchecked Sendable {
 
     var isClosed: Bool { lock.withLock { database == nil } }
 
+    /// Whether the connection is outside any transaction (SQLite's autocommit mode).
+    var isAutocommit: Bool { lock.withLock { database.map { sqlite_nio_sqlite3_get_autocommit($0) != 0 } ?? true } }
+
     /// How many times SQLite had to prepare the kept statements again (a schema change, or a
     /// parameter the planner depends on bound anew); the queue's statements should never need it.
     /// Read from SQLite's own counters, so running a statement costs nothing extra.
