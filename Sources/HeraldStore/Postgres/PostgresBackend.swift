@@ -23,9 +23,11 @@ public final class PostgresBackend: SQLBackend {
         /// How long a transaction keeps retrying serialisation failures and deadlocks.
         public var retryDeadline: Duration
 
-        /// For `checkLogin()`: the same server, user, database and TLS as `client`, for one direct
-        /// connection. Set from a URL; nil skips the check.
-        public var login: PostgresConnection.Configuration?
+        /// The URL's TLS mode, for `checkLogin()`'s one direct connection (the pool's TLS setting
+        /// cannot be read back). Set from a URL; nil skips the check.
+        var loginTLS: LoginTLS?
+
+        enum LoginTLS: Sendable { case disable, prefer, require }
 
         public init(client: PostgresClient.Configuration, retryDeadline: Duration = .seconds(30)) {
             self.client = client
@@ -42,17 +44,11 @@ public final class PostgresBackend: SQLBackend {
             }
             let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
             let tls: PostgresClient.Configuration.TLS
-            let loginTLS: PostgresConnection.Configuration.TLS
+            let loginTLS: LoginTLS
             switch query["sslmode"] ?? "prefer" {
             case "disable": (tls, loginTLS) = (.disable, .disable)
-            case "prefer", "allow":
-                (tls, loginTLS) = (
-                    .prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                )
-            case "require", "verify-ca", "verify-full":
-                (tls, loginTLS) = (
-                    .require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-                )
+            case "prefer", "allow": (tls, loginTLS) = (.prefer(.makeClientConfiguration()), .prefer)
+            case "require", "verify-ca", "verify-full": (tls, loginTLS) = (.require(.makeClientConfiguration()), .require)
             default: throw StoreError(.configuration, "sslmode must be disable, prefer or require")
             }
             let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
@@ -64,10 +60,7 @@ public final class PostgresBackend: SQLBackend {
                 client.options.additionalStartupParameters.append(("search_path", schema))
             }
             self.init(client: client)
-            login = PostgresConnection.Configuration(
-                host: host, port: client.port ?? 5432, username: client.username, password: client.password, database: client.database,
-                tls: loginTLS)
-            login?.options.additionalStartupParameters = client.options.additionalStartupParameters
+            self.loginTLS = loginTLS
         }
     }
 
@@ -120,7 +113,7 @@ public final class PostgresBackend: SQLBackend {
     /// then reported as "could not be reached". A server that cannot be reached at all is not an
     /// error here: the pool keeps trying it, as it does for an outage later on.
     public func checkLogin() async throws {
-        guard let login = configuration.login else { return }
+        guard let login = loginConfiguration() else { return }
         do {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: login, id: 0, logger: logger
@@ -142,6 +135,28 @@ public final class PostgresBackend: SQLBackend {
         } catch {
             return
         }
+    }
+
+    /// The pool's server, user and database for one direct connection, with the URL's TLS mode;
+    /// nil without a mode, or when TLS cannot be set up (the pool then reports it).
+    private func loginConfiguration() -> PostgresConnection.Configuration? {
+        let client = configuration.client
+        guard let mode = configuration.loginTLS, let host = client.host else { return nil }
+        let tls: PostgresConnection.Configuration.TLS
+        switch mode {
+        case .disable: tls = .disable
+        case .prefer:
+            guard let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) else { return nil }
+            tls = .prefer(context)
+        case .require:
+            guard let context = try? NIOSSLContext(configuration: .makeClientConfiguration()) else { return nil }
+            tls = .require(context)
+        }
+        var login = PostgresConnection.Configuration(
+            host: host, port: client.port ?? 5432, username: client.username, password: client.password, database: client.database, tls: tls
+        )
+        login.options.additionalStartupParameters = client.options.additionalStartupParameters
+        return login
     }
 
     private func openAfterAPause() async {
