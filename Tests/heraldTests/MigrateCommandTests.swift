@@ -4,8 +4,7 @@ import Testing
 /// `herald migrate` run as a user runs it.
 @Suite struct MigrateCommandTests {
     @Test func migrateCreatesTheSchemaOnceAndSaysSo() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("herald-migrate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try ComposeCommandTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("herald.sqlite").path
 

@@ -4,8 +4,7 @@ import Testing
 /// `herald prune` run as a user runs it (what it deletes is `RetentionTests`, on both databases).
 @Suite struct PruneCommandTests {
     @Test func pruneSaysWhatItDeletedAndRefusesAnAgeItCannotHonour() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("herald-prune-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try ComposeCommandTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("herald.sqlite").path
 
