@@ -46,4 +46,25 @@ import Testing
             #expect(!output.contains(TestDatabase.secretKey.base64), "the master key is never logged")
         }
     }
+
+    @Test func aRetentionOrWebhookThatCannotWorkIsRefusedBeforeAnythingStarts() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("h.sqlite").path
+        let refusals: [([String], [String: String], String)] = [
+            (["worker", "--retention", "30"], [:], "--retention must be a number of days or hours"),
+            (["serve", "--retention", "24h"], [:], "--retention must be at least 48h"),
+            (["worker", "--alert-webhook", "hooks.example.com/herald"], [:], "--alert-webhook must be an http:// or https:// URL"),
+            // From the environment (or the configuration file), a setting is named without the usage.
+            (["worker"], ["HERALD_RETENTION": "1d"], "HERALD_RETENTION=1d (from the environment or the configuration file) must be"),
+            (["serve"], ["HERALD_ALERT_WEBHOOK": "ftp://hooks.example.com/"], "HERALD_ALERT_WEBHOOK=ftp://hooks.example.com/"),
+        ]
+        for (arguments, environment, reason) in refusals {
+            let run = try ComposeCommandTests.herald(arguments + ["--database", database], environment: environment, in: folder)
+            #expect(run.status == (environment.isEmpty ? 64 : 2), "\(arguments) \(environment): \(run.stderr)")
+            #expect(run.stderr.contains(reason), "\(arguments) \(environment): \(run.stderr)")
+            #expect(run.stderr.contains("Usage: herald \(arguments[0])") == environment.isEmpty, "\(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: database), "a refused start creates no database")
+    }
 }

@@ -18,6 +18,12 @@ public struct DeliveryConfiguration: Sendable {
     public var drainTimeout: Duration
     /// How long the list of accounts is cached between reads.
     public var accountRefresh: Duration
+    /// Finished messages (success, failed, cancelled) created longer ago than this are deleted,
+    /// with their attempts and captures, every `retentionInterval`; nil keeps everything (the
+    /// default: `herald prune` is then the explicit clean-up). At least the idempotency window.
+    public var retention: Duration?
+    /// How often a worker with a `retention` looks for messages past it.
+    public var retentionInterval: Duration
     public var retry: RetryPolicy
     public var breaker: CircuitBreaker
     public var errorPolicy: ErrorPolicy
@@ -26,7 +32,7 @@ public struct DeliveryConfiguration: Sendable {
         workerID: String? = nil, concurrency: Int = 16, batchSize: Int = 16, lease: Duration = .seconds(60),
         pollInterval: Duration = .seconds(2), sweepInterval: Duration = .seconds(15), drainTimeout: Duration = .seconds(20),
         accountRefresh: Duration = .seconds(2), retry: RetryPolicy = RetryPolicy(), breaker: CircuitBreaker = CircuitBreaker(),
-        errorPolicy: ErrorPolicy = ErrorPolicy()
+        errorPolicy: ErrorPolicy = ErrorPolicy(), retention: Duration? = nil, retentionInterval: Duration = .seconds(3_600)
     ) {
         self.workerID = workerID ?? Self.defaultWorkerID()
         self.concurrency = max(1, concurrency)
@@ -39,6 +45,8 @@ public struct DeliveryConfiguration: Sendable {
         self.retry = retry
         self.breaker = breaker
         self.errorPolicy = errorPolicy
+        self.retention = retention
+        self.retentionInterval = retentionInterval
     }
 
     /// `host-pid-xxxx`: readable in `lease_owner`, unique across restarts.

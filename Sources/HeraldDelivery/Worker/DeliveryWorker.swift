@@ -47,11 +47,16 @@ public final class DeliveryWorker: Service, Sendable {
     public var inFlight: Int { held.withLockedValue { $0.count } }
 
     public func run() async throws {
-        logger.info("delivery worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        var metadata: Logger.Metadata = ["concurrency": "\(configuration.concurrency)"]
+        if let retention = configuration.retention { metadata["retention.hours"] = "\(retention.components.seconds / 3_600)" }
+        logger.info("delivery worker started", metadata: metadata)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { background in
                 background.addTask { await self.renewLeases() }
                 background.addTask { await self.sweep() }
+                if let retention = self.configuration.retention {
+                    background.addTask { await self.prune(olderThan: retention) }
+                }
                 await self.claimAndDeliver()
                 background.cancelAll()
             }
@@ -183,6 +188,28 @@ public final class DeliveryWorker: Service, Sendable {
                 logger.error("could not sweep the queue: \(error)")
             }
             try? await Task.sleep(for: configuration.sweepInterval)
+        }
+    }
+
+    /// Deletes finished messages past the retention every `retentionInterval`, a batch per
+    /// transaction so that the queue's writers are never held up for long.
+    private func prune(olderThan retention: Duration) async {
+        let batch = 500
+        while !Task.isCancelled {
+            do {
+                var deleted = 0
+                while !Task.isCancelled {
+                    let pruned = try await store.pruneMessages(olderThan: retention, limit: batch)
+                    deleted += pruned
+                    if pruned < batch { break }
+                }
+                if deleted > 0 { logger.info("pruned finished messages past the retention", metadata: ["deleted": "\(deleted)"]) }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("could not prune finished messages: \(error)")
+            }
+            try? await Task.sleep(for: configuration.retentionInterval)
         }
     }
 }

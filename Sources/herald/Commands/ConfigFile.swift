@@ -85,6 +85,8 @@ enum ConfigFile {
             return levels.contains($0.lowercased()) ? nil : "must be one of \(levels.joined(separator: ", "))"
         },
         "HERALD_SQLITE_SYNCHRONOUS": { ["full", "normal"].contains($0.lowercased()) ? nil : "must be full or normal" },
+        "HERALD_RETENTION": { WorkerOptions.retentionProblem($0) },
+        "HERALD_ALERT_WEBHOOK": { WorkerOptions.webhookProblem($0) },
     ]
 
     private static func whole(_ text: String, in range: ClosedRange<Int>, _ problem: String) -> String? {
@@ -95,7 +97,6 @@ enum ConfigFile {
     static let known: Set<String> = [
         "HERALD_HOST", "HERALD_PORT", "HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_LOG_LEVEL", "HERALD_RATE_LIMIT",
         "HERALD_SQLITE_SYNCHRONOUS", "HERALD_CONCURRENCY", "HERALD_CONNECTIONS_PER_ACCOUNT", "HERALD_SENDS_PER_CONNECTION",
-        "HERALD_DRAIN_TIMEOUT",
-        "HERALD_ALERT_WEBHOOK",
+        "HERALD_DRAIN_TIMEOUT", "HERALD_ALERT_WEBHOOK", "HERALD_RETENTION",
     ]
 }

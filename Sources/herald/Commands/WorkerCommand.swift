@@ -60,6 +60,12 @@ struct WorkerOptions: ParsableArguments {
     var drainTimeout = Int(ProcessInfo.processInfo.environment["HERALD_DRAIN_TIMEOUT"] ?? "") ?? 20
     @Option(help: "A URL that receives a JSON POST when an account's breaker opens (HERALD_ALERT_WEBHOOK).")
     var alertWebhook: String?
+    @Option(
+        help: """
+            Delete finished messages (success, failed, cancelled) created longer ago than this, hourly: days (30d) or \
+            hours (72h), at least 48h (HERALD_RETENTION). Unset, nothing is deleted but by `herald prune`.
+            """)
+    var retention = ProcessInfo.processInfo.environment["HERALD_RETENTION"].flatMap { $0.isEmpty ? nil : $0 }
     @Flag(help: "Do not apply database migrations at start-up.") var noMigrate = false
 
     func validate() throws {
@@ -70,6 +76,23 @@ struct WorkerOptions: ParsableArguments {
             throw ValidationError("\(flag) must be at least 1")
         }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 or more seconds") }
+        if let retention, let problem = Self.retentionProblem(retention) { throw ValidationError("--retention \(problem)") }
+        if let alertWebhook, let problem = Self.webhookProblem(alertWebhook) { throw ValidationError("--alert-webhook \(problem)") }
+    }
+
+    /// What is wrong with a retention (`30d`, `72h`), or nil.
+    static func retentionProblem(_ text: String) -> String? {
+        guard let age = PruneCommand.age(text) else { return "must be a number of days or hours, like 30d or 72h" }
+        return age >= StoreOptions().idempotencyRetention
+            ? nil : "must be at least 48h: an Idempotency-Key answers with its message that long"
+    }
+
+    /// What is wrong with an alert webhook URL, or nil.
+    static func webhookProblem(_ text: String) -> String? {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased()), url.host?.isEmpty == false else {
+            return "must be an http:// or https:// URL"
+        }
+        return nil
     }
 
     func makeWorker(store: any Store, logger: Logger) -> DeliveryWorker {
@@ -77,8 +100,9 @@ struct WorkerOptions: ParsableArguments {
         // validate() has refused values out of range.
         smtp.pool.maxConnections = connectionsPerAccount
         smtp.pool.sendsPerConnection = sendsPerConnection
-        let configuration = DeliveryConfiguration(concurrency: concurrency, drainTimeout: .seconds(drainTimeout))
-        let webhook = alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]
+        let configuration = DeliveryConfiguration(
+            concurrency: concurrency, drainTimeout: .seconds(drainTimeout), retention: retention.flatMap(PruneCommand.age))
+        let webhook = (alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]).flatMap { $0.isEmpty ? nil : $0 }
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
         return DeliveryWorker(
             store: store, channels: [SMTPChannel(store: store, options: smtp, logger: logger), SandboxChannel(store: store)],
