@@ -76,7 +76,8 @@ import FoundationNetworking
         #expect(!(out.value + err.value).contains("Authorization"), "no request header is logged")
     }
 
-    /// A port another program holds is named as such, with what to do, not as NIO's bind error.
+    /// A port another program holds is named as such, with what to do, not as NIO's bind error,
+    /// and before anything is made: no database, no master key, no admin key printed.
     @Test func aPortInUseIsExplainedAndExitsNonZero() async throws {
         let other = try await HTTPCaptureServer.start()
         defer { Task { await other.stop() } }
@@ -89,6 +90,13 @@ import FoundationNetworking
             run.stderr.contains("herald serve: cannot listen on 127.0.0.1:\(other.port): another process already listens there"),
             "\(run.stderr)")
         #expect(!run.stderr.contains("errno"), "not NIO's description: \(run.stderr)")
+        #expect(run.stdout.isEmpty, "no admin key is printed for a server that never ran: \(run.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty, "no database or key file is made")
+
+        let unknown = try ComposeCommandTests.herald(
+            ["serve", "--host", "nosuch.invalid", "--port", "8080"], unset: ["HERALD_DATABASE_URL", "HERALD_PORT"], in: folder)
+        #expect(unknown.status == 1, "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("cannot listen on nosuch.invalid:8080: no address is known"), "\(unknown.stderr)")
     }
 
     @Test func keysCreatePrintsTheKeyAlone() throws {

@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import Prometheus
 
 /// `herald serve`: the HTTP API and the delivery workers in one process.
@@ -44,6 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "herald.serve")
+        // Said before anything is created: a start that cannot listen makes no database and no key.
+        if let problem = await Self.listenProblem(host: host, port: port) {
+            FileHandle.standardError.write(Data("herald serve: cannot listen on \(host):\(port): \(problem)\n".utf8))
+            throw ExitCode(1)
+        }
         let location = try databaseOptions.location()
         let store = try await location.open(secretKey: try databaseOptions.secretKey(), logger: logger)
         var configuration = APIConfiguration()
@@ -66,6 +72,26 @@ struct ServeCommand: AsyncParsableCommand {
             guard let reason = Self.listenFailure(error.errnoCode) else { throw error }
             FileHandle.standardError.write(Data("herald serve: cannot listen on \(host):\(port): \(reason)\n".utf8))
             throw ExitCode(1)
+        }
+    }
+
+    /// Binds the address for a moment, as the server will (SO_REUSEADDR), and says why that
+    /// failed, or nil. Another process may still take the port before the server binds it; that
+    /// rare case is reported when it happens.
+    static func listenProblem(host: String, port: Int) async -> String? {
+        guard port != 0 else { return nil }
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: host, port: port).get()
+            try? await channel.close()
+            return nil
+        } catch let error as IOError {
+            return listenFailure(error.errnoCode) ?? "\(error)"
+        } catch is SocketAddressError.UnknownHost {
+            return "no address is known for that host name; check --host (HERALD_HOST)"
+        } catch {
+            return "\(error)"
         }
     }
 
