@@ -27,11 +27,15 @@ public struct MIMEError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: Code
     /// A sentence safe to show a person.
     public let message: String
+    /// The rule that failed, without the value it failed for ("it has no @"), when `message`
+    /// is about one value; for callers that name the value their own way.
+    public let rule: String?
 
     /// Creates an error with its code and human-readable message.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, rule: String? = nil) {
         self.code = code
         self.message = message
+        self.rule = rule
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -88,6 +88,21 @@ import Testing
             let reasons = try await api.call(.post, send, body: #"{"to": ["bad"], "subject": "s"}"#).text
             #expect(reasons.contains("to[0] is not a valid email address: it has no @;"), "\(reasons)")
             #expect(reasons.contains("text is required (or html) without template_code"), "\(reasons)")
+            let composition = try await api.call(
+                .post, send,
+                body: #"""
+                    {"to": ["a@example.com"], "from": "App <app@example>>", "subject": "s", "text": "t",
+                     "headers": {"X-Tag": "a\r\nBcc: evil@example.com"}, "attachments": [{"filename": "a\nb.txt", "content": "QQ=="}]}
+                    """#
+            ).text
+            #expect(!composition.contains("mime."), "a reason is a sentence, not an error code: \(composition)")
+            #expect(
+                composition.contains("headers.X-Tag the value of header 'X-Tag' contains CR, LF or NUL, which are not allowed in a header"),
+                "\(composition)")
+            #expect(composition.contains("attachments[0] an attachment's file name contains CR, LF or NUL"), "\(composition)")
+            let from = try await api.call(
+                .post, send, body: #"{"to": ["a@example.com"], "from": "App <app>", "subject": "s", "text": "t"}"#)
+            #expect(from.text.contains("from is not a valid mailbox: it has no @"), "\(from.text)")
             let big = Data(repeating: 0x41, count: 2048).base64EncodedString()
             let oversize = try await api.call(
                 .post, send,

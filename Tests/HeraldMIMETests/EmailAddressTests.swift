@@ -38,21 +38,24 @@ import Testing
         String(repeating: "x", count: 65) + "@example.com", "user@" + String(repeating: "a", count: 64) + ".com",
         "user@exam_ple.com",
     ])
-    func invalidAddressesAreRefused(input: String) {
+    func invalidAddressesAreRefused(input: String) throws {
         #expect(throws: MIMEError.self) { try EmailAddress(input) }
         do {
             _ = try EmailAddress(input)
         } catch {
             #expect(error.code == .invalidAddress)
             #expect(error.message.contains("is not a valid email address"))
+            let rule = try #require(error.rule, "the rule is given alone, for callers that name the address themselves")
+            #expect(error.message.hasSuffix(": \(rule)") && !rule.contains(input.prefix(80)), "\(rule)")
         }
     }
 
     @Test(arguments: ["user@example.com\r\nBcc: x@evil.com", "user\n@example.com", "user@example.com\0"])
     func lineBreaksAndNULAreHeaderInjection(input: String) {
-        #expect(throws: MIMEError(.headerInjection, "an address contains CR, LF or NUL, which are not allowed in a header")) {
-            try EmailAddress(input)
-        }
+        let expected = MIMEError(
+            .headerInjection, "an address contains CR, LF or NUL, which are not allowed in a header",
+            rule: "it contains CR, LF or NUL, which are not allowed in a header")
+        #expect(throws: expected) { try EmailAddress(input) }
     }
 }
 

@@ -107,7 +107,7 @@ public struct MessageFactory: Sendable {
             do {
                 headers.append(try Header(name: name, value: value))
             } catch {
-                problems.append(.init(field: "headers.\(name)", reason: "\(error)"))
+                problems.append(.init(field: "headers.\(name)", reason: error.message))
             }
         }
         let attachments = self.attachments(request.attachments ?? [], problems: &problems)
@@ -128,7 +128,7 @@ public struct MessageFactory: Sendable {
             do {
                 from = try Mailbox(parsing: text)
             } catch {
-                throw APIError.validation([.init(field: "from", reason: "is not a valid mailbox (\(error))")])
+                throw APIError.validation([.init(field: "from", reason: "is not a valid mailbox: \(error.rule ?? error.message)")])
             }
         } else if let account {
             do {
@@ -164,7 +164,7 @@ public struct MessageFactory: Sendable {
         do {
             composed = try MessageComposer().compose(email)
         } catch {
-            throw APIError(.validationFailed, "the message cannot be composed: \(error)")
+            throw APIError(.validationFailed, "the message cannot be composed: \(error.message)")
         }
 
         let variables = request.templateVariables.map { JSONValue.object($0).jsonText }
@@ -205,10 +205,8 @@ public struct MessageFactory: Sendable {
             do {
                 result.append(try Mailbox(parsing: text))
             } catch {
-                // The parser's sentence repeats the address and "is not a valid email address"; only its rule is kept.
-                let marker = "is not a valid email address: "
-                let rule = error.message.range(of: marker).map { String(error.message[$0.upperBound...]) } ?? error.message
-                problems.append(.init(field: "\(field)[\(index)]", reason: "is not a valid email address: \(rule)"))
+                // The field names the address; the parser's sentence would repeat it, so its rule is used.
+                problems.append(.init(field: "\(field)[\(index)]", reason: "is not a valid email address: \(error.rule ?? error.message)"))
             }
         }
         return result
@@ -243,7 +241,7 @@ public struct MessageFactory: Sendable {
                         filename: input.filename, contentType: input.contentType, data: Array(data),
                         disposition: input.contentID.map { .inline(contentID: $0) } ?? .attachment))
             } catch {
-                problems.append(.init(field: field, reason: "\(error)"))
+                problems.append(.init(field: field, reason: error.message))
             }
         }
         if total > limits.maxTotalAttachmentBytes {

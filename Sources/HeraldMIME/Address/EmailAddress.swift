@@ -40,7 +40,7 @@ public struct EmailAddress: Hashable, Sendable, CustomStringConvertible {
 
     static func invalid(_ input: some StringProtocol, _ reason: String) -> MIMEError {
         let shown = input.count > 80 ? String(input.prefix(80)) + "..." : String(input)
-        return MIMEError(.invalidAddress, "'\(shown)' is not a valid email address: \(reason)")
+        return MIMEError(.invalidAddress, "'\(shown)' is not a valid email address: \(reason)", rule: reason)
     }
 }
 

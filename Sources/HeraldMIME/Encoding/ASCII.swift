@@ -58,7 +58,9 @@ extension StringProtocol {
     /// Refuses CR, LF and NUL (see `isHeaderSafe`).
     func checkHeaderSafe(field: String) throws(MIMEError) {
         if !isHeaderSafe {
-            throw MIMEError(.headerInjection, "\(field) contains CR, LF or NUL, which are not allowed in a header")
+            throw MIMEError(
+                .headerInjection, "\(field) contains CR, LF or NUL, which are not allowed in a header",
+                rule: "it contains CR, LF or NUL, which are not allowed in a header")
         }
     }
 }
