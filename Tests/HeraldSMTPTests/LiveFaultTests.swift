@@ -1,8 +1,10 @@
 import Foundation
 import Glibc
-import HeraldSMTP
 import HeraldTestSupport
+import NIOSSL
 import Testing
+
+@testable import HeraldSMTP
 
 /// Each fault the test server can inject, and what the client must make of it.
 @Suite struct LiveFaultTests {
@@ -314,6 +316,46 @@ import Testing
         client.timeouts = .uniform(.seconds(5))
         let error = await Self.expectError("smtp.connect_failed") { _ = try await SMTPConnection.connect(client) }
         #expect(error?.classification == .network)
+        #expect(error?.message == "could not connect to 127.0.0.1:\(port): the connection was refused", "not NIO's description")
+        #expect(error?.diagnosis?.contains("check smtp_port") == true, "\(String(describing: error?.diagnosis))")
+    }
+
+    /// A server that hangs up on the ClientHello is described in words: not NIOSSL's nested enum
+    /// with BoringSSL's source paths, nor an errno.
+    @Test func aServerThatHangsUpOnTheHandshakeIsSaidInWords() async throws {
+        var configuration = SMTPTestServer.Configuration()
+        configuration.faults = [.init(.connect, .drop)]
+        let server = try await SMTPTestServer.start(configuration)
+        defer { Task { await server.stop() } }
+        var client = SMTPClientConfiguration(host: "127.0.0.1", port: server.port, security: .tls)
+        client.timeouts = .uniform(.seconds(5))
+        do {
+            _ = try await SMTPConnection.connect(client)
+            Issue.record("the handshake cannot succeed")
+        } catch let error as SMTPError {
+            // The server's close reaches the client as an end of stream or, when the ClientHello
+            // was still unread, as a reset.
+            let handshake = "the TLS handshake with 127.0.0.1:\(server.port) failed: the server"
+            if error.message == handshake + " reset the connection during the handshake" {
+                #expect(error.code == "smtp.network_error" && error.classification == .network, "a reset is retried")
+            } else {
+                #expect(error.message == handshake + " closed the connection during the handshake", "\(error)")
+                #expect(error.code == "smtp.tls_handshake_failed" && error.classification == .tls)
+            }
+            #expect(error.phase == .tls)
+        } catch {
+            Issue.record("expected an SMTPError, got \(error)")
+        }
+        #expect(SMTPConnection.tlsFailure(NIOSSLError.handshakeFailed(.sslError([.eofDuringHandshake]))).hasPrefix("the server closed"))
+    }
+
+    @Test func aHostNameWithNoAddressIsSaidInWords() async throws {
+        var client = SMTPClientConfiguration(host: "nosuch.invalid", port: 25, security: .plaintext)
+        client.timeouts = .uniform(.seconds(5))
+        let error = await Self.expectError("smtp.connect_failed") { _ = try await SMTPConnection.connect(client) }
+        let resolved = "could not connect to nosuch.invalid:25: the host name nosuch.invalid could not be resolved"
+        #expect(error?.message.hasPrefix(resolved) == true, "\(String(describing: error))")
+        #expect(error?.diagnosis == "Check smtp_host.")
     }
 
     /// A TCP socket bound to a free loopback port, never listening; the caller closes it.

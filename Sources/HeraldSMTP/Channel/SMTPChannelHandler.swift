@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -36,6 +37,8 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private var readyPromise: EventLoopPromise<SMTPSessionInfo>?
     private var steps: [SMTPSessionStep] = []
     private var greeting: SMTPReply?
+    /// Whether a TLS handshake has completed on this connection.
+    private var tlsEstablished = false
     private var stepStart = NIODeadline.now()
     /// The request whose replies are awaited.
     private var pending: Pending?
@@ -112,6 +115,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
+            tlsEstablished = true
             record(
                 machine.phase == .startTLS ? "starttls" : "tls",
                 "TLS established, certificate verified: \(configuration.verifyCertificates)")
@@ -362,7 +366,23 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
         if error is NIOSSLError || error is NIOSSLExtraError || error is BoringSSLError {
             return SMTPConnection.tlsError(error, phase: phase, sawPlaintext: recorder.sawPlaintextReply, configuration: configuration)
         }
-        return SMTPError(code: "smtp.network_error", classification: .network, phase: phase, message: "the connection failed: \(error)")
+        if configuration.security == .tls && !tlsEstablished && phase == .greeting {
+            // Implicit TLS before the handshake ended: said as the handshake's failure, but a
+            // network error (retried), since a dropped connection is no evidence against the settings.
+            return SMTPError(
+                code: "smtp.network_error", classification: .network, phase: .tls,
+                message: "the TLS handshake with \(configuration.host):\(configuration.port) failed: \(SMTPConnection.tlsFailure(error))")
+        }
+        let during = "during \(phase.rawValue.uppercased())"
+        let reason: String
+        switch (error as? IOError)?.errnoCode {
+        case ECONNRESET?: reason = "the server reset the connection \(during)"
+        case EPIPE?: reason = "the server closed the connection \(during)"
+        case ETIMEDOUT?: reason = "the connection timed out \(during)"
+        case let code?: reason = "the connection failed \(during): \(String(cString: strerror(code)))"
+        case nil: reason = "the connection failed \(during): \(error)"
+        }
+        return SMTPError(code: "smtp.network_error", classification: .network, phase: phase, message: reason)
     }
 }
 

@@ -247,7 +247,41 @@ public final class SMTPConnection: Sendable {
         }
         return SMTPError(
             code: "smtp.tls_handshake_failed", classification: .tls, phase: phase == .startTLS ? .startTLS : .tls,
-            message: "the TLS handshake with \(endpoint) failed: \(text)")
+            message: "the TLS handshake with \(endpoint) failed: \(tlsFailure(error))")
+    }
+
+    /// Why a handshake failed, in words: BoringSSL's reason (`WRONG_VERSION_NUMBER`) rather than
+    /// NIOSSL's nested description with source paths.
+    static func tlsFailure(_ error: Error) -> String {
+        let closed = "the server closed the connection during the handshake"
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNRESET: return "the server reset the connection during the handshake"
+            case EPIPE: return closed
+            default: return String(cString: strerror(error.errnoCode))
+            }
+        }
+        guard let error = error as? NIOSSLError else { return "\(error)" }
+        switch error {
+        case .uncleanShutdown: return closed
+        case .handshakeFailed(.sslError(let stack)), .handshakeFailed(.unknownError(let stack)):
+            if stack.contains(.eofDuringHandshake) { return closed }
+            // "Error: 268435703 error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER at file.c:1"
+            let reasons = stack.compactMap { entry -> String? in
+                let text = "\(entry)"
+                let message = text.range(of: " at ").map { String(text[..<$0.lowerBound]) } ?? text
+                return message.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            switch reasons.first(where: { !$0.isEmpty }) {
+            case "WRONG_VERSION_NUMBER"?: return "the server's answer is not TLS"
+            case "TLSV1_ALERT_PROTOCOL_VERSION"?, "UNSUPPORTED_PROTOCOL"?: return "the server and Herald have no TLS version in common"
+            case "SSLV3_ALERT_HANDSHAKE_FAILURE"?, "NO_SHARED_CIPHER"?, "NO_CIPHERS_AVAILABLE"?:
+                return "the server refused the handshake: no TLS version or cipher suite in common"
+            case let reason?: return reason.lowercased().replacingOccurrences(of: "_", with: " ")
+            case nil: return "\(error)"
+            }
+        default: return "\(error)"
+        }
     }
 
     private static func connectError(_ error: Error, _ configuration: SMTPClientConfiguration) -> SMTPError {
@@ -257,8 +291,38 @@ public final class SMTPConnection: Sendable {
                 code: "smtp.connect_timeout", classification: .timeout, phase: .connect, message: "connecting to \(endpoint) timed out")
         }
         if let error = error as? SMTPError { return error }
+        let (reason, diagnosis) = connectFailure(error, endpoint: endpoint)
         return SMTPError(
-            code: "smtp.connect_failed", classification: .network, phase: .connect, message: "could not connect to \(endpoint): \(error)")
+            code: "smtp.connect_failed", classification: .network, phase: .connect, message: "could not connect to \(endpoint): \(reason)",
+            diagnosis: diagnosis)
+    }
+
+    /// Why a connection could not be made, in words, with what to check; NIO's own description
+    /// (`Connection errors: SingleConnectionFailure(...)`) is for programmers.
+    static func connectFailure(_ error: Error, endpoint: String) -> (reason: String, diagnosis: String?) {
+        guard let error = error as? NIOConnectionError else { return ("\(error)", nil) }
+        if error.connectionErrors.isEmpty {
+            guard let lookup = error.dnsAError ?? error.dnsAAAAError else { return ("no address to connect to", nil) }
+            let detail = lookup is SocketAddressError.UnknownHost ? "no address is known for it" : "\(lookup)"
+            return ("the host name \(error.host) could not be resolved: \(detail)", "Check smtp_host.")
+        }
+        var reasons: [String] = []
+        var diagnosis: String?
+        for failure in error.connectionErrors {
+            let reason: String
+            switch (failure.error as? IOError)?.errnoCode {
+            case ECONNREFUSED?:
+                reason = "the connection was refused"
+                diagnosis = diagnosis ?? "Nothing accepts connections on \(endpoint): check smtp_port and that the server runs."
+            case ENETUNREACH?: reason = "the network is unreachable"
+            case EHOSTUNREACH?: reason = "the host is unreachable"
+            case ETIMEDOUT?: reason = "the connection timed out"
+            case let code?: reason = String(cString: strerror(code))
+            case nil: reason = "\(failure.error)"
+            }
+            if !reasons.contains(reason) { reasons.append(reason) }
+        }
+        return (reasons.joined(separator: "; "), diagnosis)
     }
 
     static func closedError(phase: SMTPError.Phase, _ error: Error) -> SMTPError {
