@@ -60,7 +60,8 @@ import Testing
             #expect(run.status != 0)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
             #expect(object["ok"] as? Bool == false)
-            #expect(object["workingSecurity"] as? String == "starttls")
+            #expect(object["working_security"] as? String == "starttls", "snake_case, as the API: \(object.keys.sorted())")
+            #expect(object["auth_mechanisms"] is [String], "\(object.keys.sorted())")
             #expect((object["error"] as? [String: Any])?["code"] as? String == "smtp.plaintext_expected")
         }
     }

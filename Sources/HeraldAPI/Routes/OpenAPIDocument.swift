@@ -234,6 +234,22 @@ enum OpenAPIDocument {
                     "routing": ref("Routing"),
                 ], required: ["name", "email"]
             ).merging(["anyOf": [required("smtp_host"), required("provider")]]) { $1 },
+            "CheckReport": object(
+                [
+                    "host": string, "port": integer, "security": ["enum": ["tls", "starttls", "none"]],
+                    "steps": array(
+                        object(
+                            ["name": string, "ok": boolean, "milliseconds": ["type": "number"], "detail": string],
+                            required: ["name", "ok", "detail"])),
+                    "auth_mechanisms": array(string),
+                    "error": object(
+                        [
+                            "code": string, "classification": string, "phase": string, "message": string,
+                            "diagnosis": nullable("string"),
+                        ], required: ["code", "classification", "phase", "message"]),
+                    "working_security": ["enum": ["tls", "starttls", "none"]], "ok": boolean, "verdict": string,
+                    "recommendation": string,
+                ], required: ["host", "port", "security", "steps", "auth_mechanisms", "ok", "verdict"]),
             "Account": object(
                 [
                     "id": integer, "name": string, "email": string, "display_name": nullable("string"), "smtp_host": string,
@@ -403,7 +419,7 @@ enum OpenAPIDocument {
             "/api/v1/accounts/{id}/test": [
                 "post": operation(
                     "Test an account", scope: "admin", parameters: [idParameter],
-                    responses: ["200": response("The diagnosis.", ["type": "object"])], errorStatuses: [400, 404, 422])
+                    responses: ["200": response("The diagnosis.", ref("CheckReport"))], errorStatuses: [400, 404, 422])
             ],
             "/api/v1/stats": [
                 "get": operation(

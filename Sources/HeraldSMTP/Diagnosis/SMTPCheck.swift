@@ -53,6 +53,13 @@ public enum SMTPCheck {
         public var ok = false
         public var verdict = ""
         public var recommendation: String?
+
+        /// snake_case, as everything else Herald writes in JSON (the API and `herald check --json`).
+        enum CodingKeys: String, CodingKey {
+            case host, port, security, steps, error, ok, verdict, recommendation
+            case authMechanisms = "auth_mechanisms"
+            case workingSecurity = "working_security"
+        }
     }
 
     public static func run(
