@@ -103,6 +103,9 @@ import Testing
             let from = try await api.call(
                 .post, send, body: #"{"to": ["a@example.com"], "from": "App <app>", "subject": "s", "text": "t"}"#)
             #expect(from.text.contains("from is not a valid mailbox: it has no @"), "\(from.text)")
+            let account = try await api.call(
+                .post, send, body: #"{"to": ["a@example.com"], "from_account": "ghost", "subject": "s", "text": "t"}"#)
+            #expect(account.text.contains("from_account is not a known account: ghost"), "\(account.text)")
             let big = Data(repeating: 0x41, count: 2048).base64EncodedString()
             let oversize = try await api.call(
                 .post, send,

@@ -36,4 +36,19 @@ import Testing
             #expect(try await store.messages(matching: MessageFilter(), limit: 10, cursor: nil).messages.count == 1, "nothing else stored")
         }
     }
+
+    /// A store error is printed after the command that met it, not under another's name.
+    @Test func storeErrorsNameTheCommandThatMetThem() async throws {
+        try await withTestStore(.sqlite) { _, database in
+            let key = ["HERALD_SECRET_KEY": TestDatabase.secretKey.base64]
+            let send = try ComposeCommandTests.herald(
+                ["send", "--to", "a@example.com", "--subject", "s", "--text", "t", "--database", "/nonexistent-dir/h.sqlite"],
+                environment: key)
+            #expect(send.status == 1 && send.stderr.hasPrefix("herald send: could not open the SQLite database"), "\(send.stderr)")
+            let revoke = try ComposeCommandTests.herald(["keys", "revoke", "999", "--database", database.location], environment: key)
+            #expect(revoke.status == 1 && revoke.stderr == "herald keys revoke: there is no live API key 999\n", "\(revoke.stderr)")
+            let enable = try ComposeCommandTests.herald(["accounts", "enable", "nope", "--database", database.location], environment: key)
+            #expect(enable.status == 1 && enable.stderr == "herald accounts enable: there is no account named nope\n", "\(enable.stderr)")
+        }
+    }
 }

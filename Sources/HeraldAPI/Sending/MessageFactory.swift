@@ -117,7 +117,7 @@ public struct MessageFactory: Sendable {
         var account: AccountRecord?
         if let name = request.fromAccount {
             guard let named = try await catalog.accounts().first(where: { $0.name == name }) else {
-                throw APIError.validation([.init(field: "from_account", reason: "there is no account named \(name)")])
+                throw APIError.validation([.init(field: "from_account", reason: "is not a known account: \(name)")])
             }
             account = named
         } else if request.from == nil {

@@ -25,10 +25,10 @@ struct AccountsCommand: AsyncParsableCommand {
                 return try await body(store)
             }
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("herald accounts \(command): \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("herald \(command): \(error.message)\n".utf8))
             throw ExitCode(1)
         } catch let error as DeliveryError {
-            FileHandle.standardError.write(Data("herald accounts \(command): \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("herald \(command): \(error.message)\n".utf8))
             throw ExitCode(1)
         }
     }
@@ -61,7 +61,7 @@ struct AccountsCommand: AsyncParsableCommand {
         @Flag(help: "Print one JSON object per account.") var json = false
 
         func run() async throws {
-            let accounts = try await AccountsCommand.withStore(databaseOptions, command: "list") { try await $0.accounts() }
+            let accounts = try await AccountsCommand.withStore(databaseOptions, command: "accounts list") { try await $0.accounts() }
             for account in accounts {
                 if json {
                     print(AccountView(account).jsonText)
@@ -112,7 +112,7 @@ struct AccountsCommand: AsyncParsableCommand {
             var settings = try makeSettings()
             settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
             let password: PasswordChange = passwordStdin ? .set(try AccountsCommand.passwordFromStandardInput()) : .keep
-            let created = try await AccountsCommand.withStore(databaseOptions, command: "add") { [settings] store in
+            let created = try await AccountsCommand.withStore(databaseOptions, command: "accounts add") { [settings] store in
                 try await store.createAccount(settings, password: password)
             }
             print(AccountsCommand.describe(created))
@@ -167,7 +167,7 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let change: PasswordChange = remove ? .clear : .set(try AccountsCommand.passwordFromStandardInput())
-            let account = try await AccountsCommand.withStore(databaseOptions, command: "password") { store in
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts password") { store in
                 let account = try await AccountsCommand.named(name, in: store)
                 return try await store.updateAccount(id: account.id, account.settings, password: change)
             }
@@ -182,7 +182,7 @@ struct AccountsCommand: AsyncParsableCommand {
         @Argument(help: "The account's name.") var name: String
 
         func run() async throws {
-            let account = try await AccountsCommand.withStore(databaseOptions, command: "enable") { store in
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts enable") { store in
                 try await store.enableAccount(id: try await AccountsCommand.named(name, in: store).id)
             }
             print(AccountsCommand.describe(account))
@@ -195,7 +195,7 @@ struct AccountsCommand: AsyncParsableCommand {
         @Argument(help: "The account's name.") var name: String
 
         func run() async throws {
-            let account = try await AccountsCommand.withStore(databaseOptions, command: "disable") { store in
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts disable") { store in
                 try await store.disableAccount(id: try await AccountsCommand.named(name, in: store).id)
             }
             print(AccountsCommand.describe(account))
@@ -208,7 +208,7 @@ struct AccountsCommand: AsyncParsableCommand {
         @Argument(help: "The account's name.") var name: String
 
         func run() async throws {
-            try await AccountsCommand.withStore(databaseOptions, command: "remove") { store in
+            try await AccountsCommand.withStore(databaseOptions, command: "accounts remove") { store in
                 try await store.deleteAccount(id: try await AccountsCommand.named(name, in: store).id)
             }
             print("removed \(name)")
