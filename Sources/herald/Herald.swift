@@ -9,7 +9,7 @@ struct Herald: AsyncParsableCommand {
         abstract: "Herald: a self-hosted message delivery service.",
         subcommands: [
             ServeCommand.self, WorkerCommand.self, SendCommand.self, AccountsCommand.self, KeysCommand.self, CheckCommand.self,
-            ComposeCommand.self, MigrateCommand.self, PruneCommand.self,
+            StatusCommand.self, ComposeCommand.self, MigrateCommand.self, PruneCommand.self,
         ]
     )
 

@@ -157,3 +157,13 @@ struct SendResult: Encodable {
         case requestID = "request_id"
     }
 }
+
+/// `GET /messages/{id}`'s `data` outside HTTP, for `herald status`: one view of a message,
+/// whichever way it is asked for.
+public enum MessageDetail {
+    /// The message's view as JSON, or nil when there is no such message.
+    public static func json(of id: Int64, in store: any Store) async throws -> Data? {
+        guard let message = try await store.message(id: id) else { return nil }
+        return try JSONResponse.encoder.encode(MessageView(message, attempts: try await store.attempts(messageID: id)))
+    }
+}

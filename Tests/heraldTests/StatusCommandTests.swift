@@ -1,0 +1,36 @@
+import Foundation
+import HeraldStore
+import HeraldTestSupport
+import Testing
+
+/// `herald status`: a message's story from the command line, as the API tells it.
+@Suite struct StatusCommandTests {
+    @Test func aMessageIsDescribedForPeopleAndAsTheAPIsJSON() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            let message = NewMessage(
+                from: "App <app@example.com>", to: ["ann@example.com"], cc: ["bob@example.com"], subject: "Your code",
+                mime: Array("From: App <app@example.com>\r\nSubject: Your code\r\n\r\nhello\r\n".utf8), maxAttempts: 3)
+            let id = try await store.enqueue(message).message.id
+            let key = ["HERALD_SECRET_KEY": TestDatabase.secretKey.base64]
+
+            let shown = try ComposeCommandTests.herald(["status", "\(id)", "--database", database.location], environment: key)
+            #expect(shown.status == 0, "\(shown.stderr)")
+            let lines = shown.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first == "message \(id): pending (attempts: 0 of 3)", "\(shown.stdout)")
+            #expect(lines.contains("  to:       ann@example.com"), "\(shown.stdout)")
+            #expect(lines.contains("  subject:  Your code"), "\(shown.stdout)")
+            #expect(lines.contains("  ann@example.com (to): pending"), "\(shown.stdout)")
+            #expect(lines.contains("  bob@example.com (cc): pending"), "\(shown.stdout)")
+
+            let json = try ComposeCommandTests.herald(["status", "\(id)", "--json", "--database", database.location], environment: key)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            #expect(object["id"] as? Int == Int(id) && object["status"] as? String == "pending")
+            #expect(object["to"] as? [String] == ["ann@example.com"] && object["max_attempts"] as? Int == 3)
+
+            let missing = try ComposeCommandTests.herald(["status", "\(id + 1)", "--database", database.location], environment: key)
+            #expect(missing.status == 1 && missing.stderr == "herald status: there is no message \(id + 1)\n", "\(missing.stderr)")
+            let invalid = try ComposeCommandTests.herald(["status", "0", "--database", database.location], environment: key)
+            #expect(invalid.status == 64 && invalid.stderr.contains("the message id must be a positive whole number"))
+        }
+    }
+}
