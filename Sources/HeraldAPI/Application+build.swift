@@ -46,6 +46,7 @@ public func buildRouter(
     TemplateRoutes(store: store, renderer: renderer, catalog: catalog).register(read: read, admin: admin)
     AccountRoutes(store: store, catalog: catalog).register(admin: admin)
     AdminRoutes(store: store, keyCache: keys).register(read: read, admin: admin)
+    SuppressionRoutes(store: store).register(read: read, admin: admin)
     methods.record(router.routes)
     return router
 }

@@ -152,10 +152,14 @@ public protocol Store: Service {
         -> EventRecord
     /// Events after `id`, oldest first.
     func events(after id: Int64, limit: Int) async throws -> [EventRecord]
+    /// Adds an address (lower-cased) to the suppression list, or replaces its reason and source.
     func suppress(address: String, reason: String, source: String?) async throws
-    func unsuppress(address: String) async throws
+    /// Takes an address off the list; false when it was not on it.
+    @discardableResult func unsuppress(address: String) async throws -> Bool
     /// The suppressions among `addresses`.
     func suppressions(among addresses: [String]) async throws -> [SuppressionRecord]
+    /// The list in address order, after `address` (a page's last), at most `limit`.
+    func suppressions(after address: String?, limit: Int) async throws -> [SuppressionRecord]
 }
 
 /// Runs `body` with `store` while the store's service (`run()`) runs beside it, then stops the

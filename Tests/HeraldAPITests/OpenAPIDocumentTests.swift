@@ -17,6 +17,7 @@ import Testing
                 for method in operations.keys {
                     documented.insert("\(method.uppercased()) \(path)")
                     let concrete = path.replacingOccurrences(of: "{id}", with: "987654").replacingOccurrences(of: "{code}", with: "nope")
+                        .replacingOccurrences(of: "{address}", with: "nobody@example.com")
                     let response = try await api.call(
                         HTTPRequest.Method(method.uppercased())!, concrete, body: method == "get" ? nil : "{}")
                     #expect(response.json["message"] as? String != "no such endpoint", "\(method) \(path) is documented but not routed")
@@ -33,6 +34,8 @@ import Testing
                 "GET /api/v1/accounts/{id}", "PUT /api/v1/accounts/{id}", "DELETE /api/v1/accounts/{id}",
                 "POST /api/v1/accounts/{id}/enable",
                 "POST /api/v1/accounts/{id}/test", "GET /api/v1/stats", "GET /api/v1/keys", "POST /api/v1/keys", "DELETE /api/v1/keys/{id}",
+                "GET /api/v1/suppressions", "GET /api/v1/suppressions/{address}", "PUT /api/v1/suppressions/{address}",
+                "DELETE /api/v1/suppressions/{address}",
             ]
             #expect(documented == expected)
 

@@ -88,7 +88,13 @@ struct CatalogTests {
             let found = try await store.suppressions(among: ["BOUNCE@example.com", "ok@example.com"])
             #expect(found.map(\.address) == ["bounce@example.com"])
             #expect(found.first?.reason == "complaint")
-            try await store.unsuppress(address: "bounce@EXAMPLE.com")
+            try await store.suppress(address: "a@example.com", reason: "unsubscribed", source: "api")
+            try await store.suppress(address: "c@example.com", reason: "complaint", source: nil)
+            let first = try await store.suppressions(after: nil, limit: 2)
+            #expect(first.map(\.address) == ["a@example.com", "bounce@example.com"], "address order, a page at a time")
+            #expect(try await store.suppressions(after: first.last?.address, limit: 2).map(\.address) == ["c@example.com"])
+            #expect(try await store.unsuppress(address: "bounce@EXAMPLE.com"))
+            #expect(try await store.unsuppress(address: "bounce@example.com") == false, "already off the list")
             #expect(try await store.suppressions(among: ["bounce@example.com"]).isEmpty)
         }
     }

@@ -132,11 +132,7 @@ struct MessageRoutes {
 
     @Sendable func list(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
-        var problems: [APIError.FieldError] = []
-        var unknown: Set<String> = []
-        for (name, _) in query where !Self.listParameters.contains(String(name)) && unknown.insert(String(name)).inserted {
-            problems.append(.init(field: String(name), reason: "is not a filter; use \(Self.listParameters.joined(separator: ", "))"))
-        }
+        var problems = ListQuery.unknownParameters(query, known: Self.listParameters, noun: "a filter")
         var filter = MessageFilter()
         if let statuses = query.get("status") {
             for name in statuses.split(separator: ",") {
@@ -168,14 +164,7 @@ struct MessageRoutes {
                 problems.append(.init(field: field, reason: "must be an ISO 8601 time"))
             }
         }
-        var limit = 50
-        if let text = query.get("limit") {
-            if let value = Int(text), (1...200).contains(value) {
-                limit = value
-            } else {
-                problems.append(.init(field: "limit", reason: "must be 1 to 200"))
-            }
-        }
+        let limit = ListQuery.limit(query, range: 1...200, fallback: 50, problems: &problems)
         if !problems.isEmpty { throw APIError.validation(problems) }
         let page: MessagePage
         do {

@@ -110,6 +110,12 @@ enum OpenAPIDocument {
         pathParameter("code", ["type": "string", "minLength": 1, "maxLength": 128, "pattern": #"^[^\s/]+$"#])
     }
 
+    /// An address in a path: `local@domain`, no `/`.
+    private static var addressParameter: [String: Any] {
+        pathParameter(
+            "address", ["type": "string", "format": "email", "minLength": 3, "maxLength": 254, "pattern": #"^[^\s/@]+@[^\s/@]+$"#])
+    }
+
     // MARK: The document
 
     static var document: [String: Any] {
@@ -263,6 +269,9 @@ enum OpenAPIDocument {
                     "routing": ref("Routing"),
                     "quota": object(["minute": integer, "day": integer]), "created_at": time, "updated_at": time,
                 ], required: ["id", "name", "email", "security", "is_active", "health", "failure_count", "has_password"]),
+            "Suppression": object(
+                ["address": ["type": "string", "format": "email"], "reason": string, "source": nullable("string"), "created_at": time],
+                required: ["address", "reason", "created_at"]),
             "Key": object(
                 [
                     "id": integer, "name": string, "prefix": string, "scopes": array(["enum": ["send", "read", "admin"]]),
@@ -447,6 +456,34 @@ enum OpenAPIDocument {
                 "delete": operation(
                     "Revoke a key", scope: "admin", parameters: [idParameter], responses: ["200": response("Revoked.", ["type": "null"])],
                     errorStatuses: [404])
+            ],
+            "/api/v1/suppressions": [
+                "get": operation(
+                    "List suppressions", scope: "read",
+                    parameters: [query("limit", ["type": "integer", "minimum": 1, "maximum": 500]), query("cursor", string)],
+                    responses: [
+                        "200": response(
+                            "A page, in address order; next_cursor is the cursor of the next page.",
+                            object(
+                                ["suppressions": array(ref("Suppression")), "next_cursor": nullable("string")], required: ["suppressions"]))
+                    ])
+            ],
+            "/api/v1/suppressions/{address}": [
+                "get": operation(
+                    "Show a suppression", scope: "read", parameters: [addressParameter],
+                    responses: ["200": response("The address is suppressed.", ref("Suppression"))], errorStatuses: [404, 422]),
+                "put": operation(
+                    "Suppress an address", scope: "admin",
+                    body: object(
+                        ["reason": oneLine(minLength: 1, maxLength: 200), "source": oneLine(maxLength: 200)], required: ["reason"]),
+                    parameters: [addressParameter],
+                    responses: [
+                        "200": response("The reason was replaced.", ref("Suppression")),
+                        "201": response("The address is now suppressed.", ref("Suppression")),
+                    ]),
+                "delete": operation(
+                    "Remove a suppression", scope: "admin", parameters: [addressParameter],
+                    responses: ["200": response("Removed.", ["type": "null"])], errorStatuses: [404, 422]),
             ],
         ]
     }

@@ -26,3 +26,25 @@ extension Parameters {
         return id
     }
 }
+
+/// The query checks the list endpoints share.
+enum ListQuery {
+    /// A problem for each parameter not in `known` (once each): a misspelt filter would otherwise
+    /// be ignored and the answer list everything as if it matched.
+    static func unknownParameters(_ query: Parameters, known: [String], noun: String) -> [APIError.FieldError] {
+        var seen: Set<String> = []
+        return query.compactMap { name, _ in
+            let name = String(name)
+            guard !known.contains(name), seen.insert(name).inserted else { return nil }
+            return APIError.FieldError(field: name, reason: "is not \(noun); use \(known.joined(separator: ", "))")
+        }
+    }
+
+    /// `limit` within `range`, `fallback` when absent; out of range or not a number is a problem.
+    static func limit(_ query: Parameters, range: ClosedRange<Int>, fallback: Int, problems: inout [APIError.FieldError]) -> Int {
+        guard let text = query.get("limit") else { return fallback }
+        if let value = Int(text), range.contains(value) { return value }
+        problems.append(.init(field: "limit", reason: "must be \(range.lowerBound) to \(range.upperBound)"))
+        return fallback
+    }
+}

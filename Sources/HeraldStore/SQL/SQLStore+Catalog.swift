@@ -130,9 +130,18 @@ extension SQLStore {
         try await backend.write { try await $0.query(sql, binds) }
     }
 
-    public func unsuppress(address: String) async throws {
+    @discardableResult public func unsuppress(address: String) async throws -> Bool {
         let binds: [SQLValue] = [.text(address.lowercased())]
-        try await backend.write { try await $0.query("DELETE FROM suppressions WHERE address = ?", binds) }
+        return try await backend.write { try await $0.query("DELETE FROM suppressions WHERE address = ? RETURNING address", binds) }
+            .count > 0
+    }
+
+    public func suppressions(after address: String?, limit: Int) async throws -> [SuppressionRecord] {
+        let binds: [SQLValue] = [.text(address?.lowercased() ?? ""), .integer(Int64(max(1, limit)))]
+        return try await backend.read { connection in
+            try await connection.query("SELECT * FROM suppressions WHERE address > ? ORDER BY address \(Queries.limitParameter)", binds)
+                .map { try $0.suppressionRecord() }
+        }
     }
 
     public func suppressions(among addresses: [String]) async throws -> [SuppressionRecord] {
