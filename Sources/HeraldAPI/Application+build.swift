@@ -30,6 +30,7 @@ public func buildRouter(
     let methods = RouteMethods()
     router.add(middleware: EnvelopeMiddleware(methods: methods))
     HealthRoutes(store: store, metrics: metrics).register(router)
+    DashboardRoutes().register(router)
 
     let keys = APIKeyCache(store: store)
     let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)

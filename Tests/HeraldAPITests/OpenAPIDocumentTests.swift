@@ -25,7 +25,7 @@ import Testing
             }
             // The endpoints of the README's table; a new route must be added to both.
             let expected: Set<String> = [
-                "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
+                "GET /", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
                 "POST /api/v1/messages/email/send", "POST /api/v1/messages/email/batch", "GET /api/v1/messages",
                 "GET /api/v1/messages/{id}",
                 "GET /api/v1/messages/{id}/raw", "POST /api/v1/messages/{id}/cancel", "POST /api/v1/messages/{id}/retry",

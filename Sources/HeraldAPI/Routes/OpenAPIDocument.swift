@@ -294,6 +294,16 @@ enum OpenAPIDocument {
                     "Readiness", scope: nil, responses: ["200": response("Ready.", object(["status": string, "schema_version": string]))],
                     errorStatuses: [])
             ],
+            "/": [
+                "get": operation(
+                    "Dashboard", scope: nil,
+                    responses: [
+                        "200": [
+                            "description": "The dashboard: one HTML page that reads the API with a key given in the browser.",
+                            "content": ["text/html": ["schema": string]],
+                        ]
+                    ], errorStatuses: [])
+            ],
             "/metrics": [
                 "get": operation(
                     "Metrics", scope: nil,
