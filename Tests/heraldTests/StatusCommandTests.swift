@@ -33,4 +33,23 @@ import Testing
             #expect(invalid.status == 64 && invalid.stderr.contains("the message id must be a positive whole number"))
         }
     }
+
+    /// A mistyped database path is said, not made: commands that read what is there create no
+    /// database or key file.
+    @Test func aPathWithNoDatabaseIsSaidNotCreated() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let typo = folder.appendingPathComponent("herlad.sqlite").path
+        for arguments in [
+            ["status", "4"], ["accounts", "list"], ["accounts", "enable", "qq"], ["keys", "list"], ["keys", "revoke", "1"],
+        ] {
+            let run = try ComposeCommandTests.herald(arguments + ["--database", typo], unset: ["HERALD_SECRET_KEY"])
+            let command = arguments.prefix(arguments[0] == "status" ? 1 : 2).joined(separator: " ")
+            #expect(run.status == 1, "\(arguments): \(run.stderr)")
+            #expect(
+                run.stderr == "herald \(command): there is no database at \(typo); give --database (or HERALD_DATABASE_URL), "
+                    + "or run this where herald serve keeps it\n", "\(run.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty, "no database or key file was made")
+    }
 }

@@ -14,10 +14,19 @@ struct AccountsCommand: AsyncParsableCommand {
     )
 
     /// Runs `body` with the migrated store, turning store errors into one clear line and exit 1.
+    /// `existing`: the command reads or changes what is already there, so a SQLite path with no
+    /// database is a mistake (a typo, the wrong folder) to say, not a new database to make.
     static func withStore<T: Sendable>(
-        _ options: DatabaseOptions, command: String, _ body: @Sendable (any Store) async throws -> T
+        _ options: DatabaseOptions, command: String, existing: Bool = true, _ body: @Sendable (any Store) async throws -> T
     ) async throws -> T {
         let logger = Logger(label: "herald.accounts", factory: { _ in SwiftLogNoOpLogHandler() })
+        if existing, case .sqlite(let path, _) = try options.location(), !FileManager.default.fileExists(atPath: path) {
+            FileHandle.standardError.write(
+                Data(
+                    ("herald \(command): there is no database at \(path); give --database (or HERALD_DATABASE_URL), "
+                        + "or run this where herald serve keeps it\n").utf8))
+            throw ExitCode(1)
+        }
         do {
             let store = try await options.location().open(secretKey: try options.secretKey(), logger: logger)
             return try await withRunningStore(store) { store in
@@ -112,7 +121,8 @@ struct AccountsCommand: AsyncParsableCommand {
             var settings = try makeSettings()
             settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
             let password: PasswordChange = passwordStdin ? .set(try AccountsCommand.passwordFromStandardInput()) : .keep
-            let created = try await AccountsCommand.withStore(databaseOptions, command: "accounts add") { [settings] store in
+            let created = try await AccountsCommand.withStore(databaseOptions, command: "accounts add", existing: false) {
+                [settings] store in
                 try await store.createAccount(settings, password: password)
             }
             print(AccountsCommand.describe(created))

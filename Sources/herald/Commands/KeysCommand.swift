@@ -29,7 +29,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let scopes = try scopes()
-            let key = try await AccountsCommand.withStore(databaseOptions, command: "keys create") { store in
+            let key = try await AccountsCommand.withStore(databaseOptions, command: "keys create", existing: false) { store in
                 try await APIKeyIssuer.create(name: name, scopes: scopes, in: store).key
             }
             print(key)

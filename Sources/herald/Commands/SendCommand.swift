@@ -41,7 +41,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         let sent = request
         do {
-            let message = try await AccountsCommand.withStore(databaseOptions, command: "send") { store in
+            let message = try await AccountsCommand.withStore(databaseOptions, command: "send", existing: false) { store in
                 try await MessageFactory(store: store).send(sent, origin: .init(requestID: "cli-\(UUID().uuidString.lowercased())")).message
             }
             print("message \(message.id) queued (\(message.status.rawValue))")
