@@ -1,4 +1,5 @@
 import HeraldDelivery
+import HeraldStore
 import Testing
 
 /// DESIGN.md section 5's table, row by row.
@@ -41,6 +42,18 @@ import Testing
         #expect(rule.opensBreakerAtOnce == row.opensAtOnce)
         #expect(rule.failsOver == row.failsOver)
         #expect(rule.throttlesAccount == row.throttles)
+    }
+
+    @Test func onlyARefusalThatSaysTheAddressDoesNotExistIsAHardBounce() {
+        func bounce(_ accepted: Bool, _ code: Int?, _ enhanced: String?) -> Bool {
+            ErrorPolicy.isHardBounce(RecipientOutcome(address: "a@example.com", accepted: accepted, code: code, enhancedCode: enhanced))
+        }
+        #expect(bounce(false, 550, "5.1.1") && bounce(false, 553, "5.1.3") && bounce(false, 550, "5.1.10"))
+        #expect(!bounce(false, 550, nil), "a bare 550 may be policy or spam")
+        #expect(!bounce(false, 550, "5.7.1"), "a policy refusal")
+        #expect(!bounce(false, 450, "4.1.1"), "temporary")
+        #expect(!bounce(true, 250, "2.1.5"))
+        #expect(!bounce(false, nil, nil), "Herald's own refusal (already suppressed)")
     }
 
     @Test func everyClassHasARow() {

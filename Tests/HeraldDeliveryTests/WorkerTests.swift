@@ -252,6 +252,32 @@ import Testing
         }
     }
 
+    /// Opt-in: a recipient refused as not existing (550 5.1.1) is suppressed, and the next message
+    /// leaves it out without asking the server again; by default nothing is listed.
+    @Test(arguments: [true, false])
+    func hardBouncesAreSuppressedWhenAskedTo(enabled: Bool) async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "main", server: server)
+            var configuration = Harness.configuration()
+            configuration.suppressHardBounces = enabled
+            try await Harness.withWorker(store, configuration: configuration) { _ in
+                let first = try await store.enqueue(Harness.message(to: ["ok@example.com", "refuse-me@example.com"])).message.id
+                #expect(try await Harness.status(store, first, in: [.success, .failed]).status == .success)
+                let listed = try await store.suppressions(among: ["refuse-me@example.com", "ok@example.com"])
+                #expect(listed.map(\.address) == (enabled ? ["refuse-me@example.com"] : []))
+                if enabled {
+                    #expect(listed.first?.reason == "hard bounce" && listed.first?.source?.hasPrefix("smtp 550 5.1.1") == true)
+                    let second = try await store.enqueue(Harness.message(to: ["refuse-me@example.com"])).message.id
+                    let failed = try await Harness.status(store, second, in: [.success, .failed])
+                    #expect(failed.status == .failed && failed.errorCode == "delivery.all_suppressed")
+                    #expect(server.received.count == 1, "the server was not asked again")
+                }
+            }
+        }
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func twoWorkersDeliverEachMessageOnce(kind: StoreBackendKind) async throws {
         let server = try await Harness.server()

@@ -58,6 +58,7 @@ import Testing
             // From the environment (or the configuration file), a setting is named without the usage.
             (["worker"], ["HERALD_RETENTION": "1d"], "HERALD_RETENTION=1d (from the environment or the configuration file) must be"),
             (["serve"], ["HERALD_ALERT_WEBHOOK": "ftp://hooks.example.com/"], "HERALD_ALERT_WEBHOOK=ftp://hooks.example.com/"),
+            (["worker"], ["HERALD_SUPPRESS_HARD_BOUNCES": "maybe"], "HERALD_SUPPRESS_HARD_BOUNCES=maybe (from the environment"),
         ]
         for (arguments, environment, reason) in refusals {
             let run = try ComposeCommandTests.herald(arguments + ["--database", database], environment: environment, in: folder)

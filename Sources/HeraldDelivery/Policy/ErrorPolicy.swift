@@ -1,3 +1,5 @@
+import HeraldStore
+
 /// DESIGN.md section 5 as code: for each error class, whether the message is tried again, whether
 /// the account is at fault, and whether another account is tried at once.
 ///
@@ -35,6 +37,16 @@ public struct ErrorPolicy: Sendable, Hashable {
 
     public init(failOverContentRejections: Bool = false) {
         self.failOverContentRejections = failOverContentRejections
+    }
+
+    /// A recipient refusal that says the address does not exist: a 5xx reply with enhanced status
+    /// 5.1.x (RFC 3463: bad mailbox, bad domain, no such system). Without an enhanced code a 550
+    /// says too little (policy, spam and relaying refusals use it too).
+    public static func isHardBounce(_ outcome: RecipientOutcome) -> Bool {
+        guard !outcome.accepted, let code = outcome.code, (500..<600).contains(code), let enhanced = outcome.enhancedCode else {
+            return false
+        }
+        return enhanced.hasPrefix("5.1.")
     }
 
     /// The rule for an error. `smtpCode` matters for `auth` only: 454 is a temporary failure.

@@ -24,6 +24,10 @@ public struct DeliveryConfiguration: Sendable {
     public var retention: Duration?
     /// How often a worker with a `retention` looks for messages past it.
     public var retentionInterval: Duration
+    /// Puts a recipient the server refused as not existing (a 5xx reply with enhanced status
+    /// 5.1.x, such as 550 5.1.1 "user unknown") on the suppression list, so later messages leave
+    /// it out. Off by default: a relay that refuses good addresses would suppress them all.
+    public var suppressHardBounces: Bool
     public var retry: RetryPolicy
     public var breaker: CircuitBreaker
     public var errorPolicy: ErrorPolicy
@@ -32,7 +36,8 @@ public struct DeliveryConfiguration: Sendable {
         workerID: String? = nil, concurrency: Int = 16, batchSize: Int = 16, lease: Duration = .seconds(60),
         pollInterval: Duration = .seconds(2), sweepInterval: Duration = .seconds(15), drainTimeout: Duration = .seconds(20),
         accountRefresh: Duration = .seconds(2), retry: RetryPolicy = RetryPolicy(), breaker: CircuitBreaker = CircuitBreaker(),
-        errorPolicy: ErrorPolicy = ErrorPolicy(), retention: Duration? = nil, retentionInterval: Duration = .seconds(3_600)
+        errorPolicy: ErrorPolicy = ErrorPolicy(), retention: Duration? = nil, retentionInterval: Duration = .seconds(3_600),
+        suppressHardBounces: Bool = false
     ) {
         self.workerID = workerID ?? Self.defaultWorkerID()
         self.concurrency = max(1, concurrency)
@@ -47,6 +52,7 @@ public struct DeliveryConfiguration: Sendable {
         self.errorPolicy = errorPolicy
         self.retention = retention
         self.retentionInterval = retentionInterval
+        self.suppressHardBounces = suppressHardBounces
     }
 
     /// `host-pid-xxxx`: readable in `lease_owner`, unique across restarts.

@@ -248,6 +248,8 @@ struct MessageDispatcher: Sendable {
         let report = AttemptReport(
             accountID: account.id, startedAt: started, smtpCode: receipt.smtpCode, enhancedCode: receipt.enhancedCode,
             reply: receipt.reply, recipients: receipt.recipients + suppressed)
+        // Before the settlement: whoever sees the message finished sees its bounces listed.
+        await suppressHardBounces(receipt.recipients, logger: logger)
         _ = try await store.settle(Settlement(lease: claimed.lease, kind: .delivered, report: report))
         count(outcome: "success", errorClass: "none", account: account)
         let refused = receipt.recipients.filter { !$0.accepted }.count
@@ -261,6 +263,7 @@ struct MessageDispatcher: Sendable {
     ) async throws {
         var report = report(error, account: account, started: Date(), suppressed: [])
         report.recipients = recipients
+        await suppressHardBounces(recipients, logger: logger)
         let record = try await store.settle(Settlement(lease: claimed.lease, kind: kind, report: report))
         let metadata: Logger.Metadata = [
             LogKey.errorCode: "\(error.code)", LogKey.errorClass: "\(error.errorClass.rawValue)",
@@ -270,6 +273,24 @@ struct MessageDispatcher: Sendable {
             logger.warning("delivery failed for good: \(error.explanation)", metadata: metadata)
         } else {
             logger.notice("delivery failed; it will be retried", metadata: metadata)
+        }
+    }
+
+    /// With `suppressHardBounces`, lists the recipients a server refused as not existing (5xx with
+    /// enhanced status 5.1.x). A failure to list one is logged; the delivery's outcome stands.
+    private func suppressHardBounces(_ outcomes: [RecipientOutcome], logger: Logger) async {
+        guard configuration.suppressHardBounces else { return }
+        for outcome in outcomes where ErrorPolicy.isHardBounce(outcome) {
+            let source = ["smtp", outcome.code.map(String.init), outcome.enhancedCode, outcome.reply.map { String($0.prefix(200)) }]
+                .compactMap { $0 }.joined(separator: " ")
+            do {
+                try await store.suppress(address: outcome.address, reason: "hard bounce", source: source)
+                logger.notice(
+                    "suppressed a recipient the server says does not exist",
+                    metadata: ["smtp.code": "\(outcome.code ?? 0)", "smtp.enhanced_code": "\(outcome.enhancedCode ?? "")"])
+            } catch {
+                logger.error("could not suppress a hard-bounced recipient: \(error)")
+            }
         }
     }
 

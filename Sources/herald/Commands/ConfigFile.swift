@@ -87,7 +87,15 @@ enum ConfigFile {
         "HERALD_SQLITE_SYNCHRONOUS": { ["full", "normal"].contains($0.lowercased()) ? nil : "must be full or normal" },
         "HERALD_RETENTION": { WorkerOptions.retentionProblem($0) },
         "HERALD_ALERT_WEBHOOK": { WorkerOptions.webhookProblem($0) },
+        "HERALD_SUPPRESS_HARD_BOUNCES": { booleans.contains($0.lowercased()) ? nil : "must be true or false" },
     ]
+
+    private static let booleans: Set<String> = ["true", "false", "1", "0", "yes", "no"]
+
+    /// A yes/no setting's value: true, 1 or yes (any case).
+    static func isTrue(_ text: String?) -> Bool {
+        ["true", "1", "yes"].contains(text?.lowercased().trimmingCharacters(in: .whitespaces) ?? "")
+    }
 
     private static func whole(_ text: String, in range: ClosedRange<Int>, _ problem: String) -> String? {
         Int(text).map(range.contains) == true ? nil : problem
@@ -97,6 +105,6 @@ enum ConfigFile {
     static let known: Set<String> = [
         "HERALD_HOST", "HERALD_PORT", "HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_LOG_LEVEL", "HERALD_RATE_LIMIT",
         "HERALD_SQLITE_SYNCHRONOUS", "HERALD_CONCURRENCY", "HERALD_CONNECTIONS_PER_ACCOUNT", "HERALD_SENDS_PER_CONNECTION",
-        "HERALD_DRAIN_TIMEOUT", "HERALD_ALERT_WEBHOOK", "HERALD_RETENTION",
+        "HERALD_DRAIN_TIMEOUT", "HERALD_ALERT_WEBHOOK", "HERALD_RETENTION", "HERALD_SUPPRESS_HARD_BOUNCES",
     ]
 }

@@ -66,6 +66,12 @@ struct WorkerOptions: ParsableArguments {
             hours (72h), at least 48h (HERALD_RETENTION). Unset, nothing is deleted but by `herald prune`.
             """)
     var retention = ProcessInfo.processInfo.environment["HERALD_RETENTION"].flatMap { $0.isEmpty ? nil : $0 }
+    @Flag(
+        help: """
+            Put a recipient the server refused as not existing (5xx with enhanced status 5.1.x, such as 550 5.1.1) on \
+            the suppression list (HERALD_SUPPRESS_HARD_BOUNCES=true).
+            """)
+    var suppressHardBounces = ConfigFile.isTrue(ProcessInfo.processInfo.environment["HERALD_SUPPRESS_HARD_BOUNCES"])
     @Flag(help: "Do not apply database migrations at start-up.") var noMigrate = false
 
     func validate() throws {
@@ -101,7 +107,8 @@ struct WorkerOptions: ParsableArguments {
         smtp.pool.maxConnections = connectionsPerAccount
         smtp.pool.sendsPerConnection = sendsPerConnection
         let configuration = DeliveryConfiguration(
-            concurrency: concurrency, drainTimeout: .seconds(drainTimeout), retention: retention.flatMap(PruneCommand.age))
+            concurrency: concurrency, drainTimeout: .seconds(drainTimeout), retention: retention.flatMap(PruneCommand.age),
+            suppressHardBounces: suppressHardBounces)
         let webhook = (alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]).flatMap { $0.isEmpty ? nil : $0 }
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
         return DeliveryWorker(
