@@ -16,8 +16,11 @@ struct AccountsCommand: AsyncParsableCommand {
     /// Runs `body` with the migrated store, turning store errors into one clear line and exit 1.
     /// `existing`: the command reads or changes what is already there, so a SQLite path with no
     /// database is a mistake (a typo, the wrong folder) to say, not a new database to make.
+    /// `seals`: the command stores a password, so it needs the master key; the others never seal
+    /// or open a secret and run without it (as `herald status` against PostgreSQL, say).
     static func withStore<T: Sendable>(
-        _ options: DatabaseOptions, command: String, existing: Bool = true, _ body: @Sendable (any Store) async throws -> T
+        _ options: DatabaseOptions, command: String, existing: Bool = true, seals: Bool = false,
+        _ body: @Sendable (any Store) async throws -> T
     ) async throws -> T {
         let logger = Logger(label: "herald.accounts", factory: { _ in SwiftLogNoOpLogHandler() })
         if existing, case .sqlite(let path, _) = try options.location(), !FileManager.default.fileExists(atPath: path) {
@@ -28,7 +31,8 @@ struct AccountsCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         do {
-            let store = try await options.location().open(secretKey: try options.secretKey(), logger: logger)
+            let key = seals ? try options.secretKey() : SecretKey.generate()
+            let store = try await options.location().open(secretKey: key, logger: logger)
             return try await withRunningStore(store) { store in
                 try await store.migrate()
                 return try await body(store)
@@ -121,7 +125,7 @@ struct AccountsCommand: AsyncParsableCommand {
             var settings = try makeSettings()
             settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
             let password: PasswordChange = passwordStdin ? .set(try AccountsCommand.passwordFromStandardInput()) : .keep
-            let created = try await AccountsCommand.withStore(databaseOptions, command: "accounts add", existing: false) {
+            let created = try await AccountsCommand.withStore(databaseOptions, command: "accounts add", existing: false, seals: true) {
                 [settings] store in
                 try await store.createAccount(settings, password: password)
             }
@@ -177,7 +181,7 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let change: PasswordChange = remove ? .clear : .set(try AccountsCommand.passwordFromStandardInput())
-            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts password") { store in
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts password", seals: true) { store in
                 let account = try await AccountsCommand.named(name, in: store)
                 return try await store.updateAccount(id: account.id, account.settings, password: change)
             }
