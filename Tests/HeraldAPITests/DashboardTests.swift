@@ -30,6 +30,7 @@ import Testing
             let script = try Self.inline("script", in: page.text)
             for path in ["/stats", "/messages?limit=50", "/messages/"] { #expect(script.contains("\"\(path)"), "\(path)") }
             #expect(!script.contains("innerHTML"), "data is set as text, never as HTML")
+            #expect(script.contains("fetch(\"api/v1\" + path"), "a relative path, so a proxy's prefix is kept")
             #expect(try await api.call(.get, "/api/v1/stats").status == .ok)
             #expect(try await api.call(.get, "/api/v1/messages?limit=50&status=failed").status == .ok)
             #expect(try await api.call(.head, "/", anonymous: true).status == .ok)

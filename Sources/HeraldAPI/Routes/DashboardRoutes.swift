@@ -8,7 +8,8 @@ import Hummingbird
 /// `GET /api/v1/stats` and `GET /api/v1/messages` answer, refreshed every 5 seconds, and a
 /// message's whole story when its row is clicked. Everything shown is set as text, never as HTML,
 /// and the Content-Security-Policy allows only this page's own script and style (by hash) and
-/// requests to this server.
+/// requests to this server. The API is asked by a relative path, so the page also works behind a
+/// proxy that serves Herald under a prefix (`https://example.com/herald/`).
 struct DashboardRoutes {
     func register(_ router: Router<HeraldRequestContext>) {
         router.get("/") { _, _ in
@@ -85,7 +86,7 @@ struct DashboardRoutes {
         let key = sessionStorage.getItem("herald.key") || "";
 
         async function api(path) {
-          const answer = await fetch("/api/v1" + path, { headers: { Authorization: "Bearer " + key } });
+          const answer = await fetch("api/v1" + path, { headers: { Authorization: "Bearer " + key } });
           const body = await answer.json();
           if (body.code !== 0) throw new Error(body.message);
           return body.data;
