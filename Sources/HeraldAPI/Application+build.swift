@@ -69,7 +69,8 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
     application.beforeServerStarts {
-        if migrate { try await store.migrate() }
+        // Shut down while waiting for the database: the server is not started at all.
+        if migrate { guard try await migrateUnlessShutDown(store) else { throw CancellationError() } }
         try await beforeServing(store)
     }
     return application
@@ -88,7 +89,19 @@ public struct MigratingService: Service {
     }
 
     public func run() async throws {
-        if migrate { try await store.migrate() }
+        if migrate { guard try await migrateUnlessShutDown(store) else { return } }
         try await then.run()
+    }
+}
+
+/// Applies the migrations, or returns false when a graceful shutdown (SIGTERM) comes first: a
+/// start that waits for a database that is down gives way at once instead of holding the
+/// process until the pool gives up.
+func migrateUnlessShutDown(_ store: any Store) async throws -> Bool {
+    do {
+        try await cancelWhenGracefulShutdown { try await store.migrate() }
+        return true
+    } catch  where Task.isShuttingDownGracefully {
+        return false
     }
 }

@@ -308,10 +308,9 @@ import Testing
     }
 
     @Test func connectionRefusedIsANetworkError() async throws {
-        // A port bound but not listening refuses connections, and no other test's server can take
-        // it meanwhile (a stopped server's port could be reused by a test running in parallel).
-        let (socket, port) = try Self.boundNotListening()
-        defer { close(socket) }
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         var client = SMTPClientConfiguration(host: "127.0.0.1", port: port, security: .plaintext)
         client.timeouts = .uniform(.seconds(5))
         let error = await Self.expectError("smtp.connect_failed") { _ = try await SMTPConnection.connect(client) }
@@ -356,22 +355,5 @@ import Testing
         let resolved = "could not connect to nosuch.invalid:25: the host name nosuch.invalid could not be resolved"
         #expect(error?.message.hasPrefix(resolved) == true, "\(String(describing: error))")
         #expect(error?.diagnosis == "Check smtp_host.")
-    }
-
-    /// A TCP socket bound to a free loopback port, never listening; the caller closes it.
-    static func boundNotListening() throws -> (socket: Int32, port: Int) {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(descriptor >= 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        try #require(bound, "bind: errno \(errno)")
-        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 }

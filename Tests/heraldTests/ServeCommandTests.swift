@@ -99,6 +99,40 @@ import FoundationNetworking
         #expect(unknown.stderr.contains("cannot listen on nosuch.invalid:8080: no address is known"), "\(unknown.stderr)")
     }
 
+    /// A start that waits for a PostgreSQL that is down says so once, in words, and SIGTERM ends
+    /// the wait at once with a clean stop, instead of holding the process until the pool gives up.
+    @Test func aStartWaitingForADatabaseThatIsDownStopsAtOnceOnSIGTERM() async throws {
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = Output()
+        let process = Process()
+        process.executableURL = ComposeCommandTests.binary
+        process.arguments = ["serve", "--port", "0"]
+        process.currentDirectoryURL = folder
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "HERALD_DATABASE_URL": "postgres://herald@127.0.0.1:\(port)/herald", "HERALD_SECRET_KEY": TestDatabase.secretKey.base64,
+        ]) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let said = "PostgreSQL at 127.0.0.1:\(port) cannot be reached yet: the connection was refused"
+        _ = try await eventually(timeout: .seconds(30)) { output.value.contains(said) ? true : nil }
+        kill(process.processIdentifier, SIGTERM)
+        // The pool alone would hold the start for about a minute; the stop must not wait for it.
+        let status = try await eventually(timeout: .seconds(15)) { process.isRunning ? nil : process.terminationStatus }
+        #expect(status == 0, "\(output.value)")
+        #expect(output.value.contains("stopped before the database could be reached"), "\(output.value)")
+        #expect(!output.value.contains("PostgreSQL is unreachable"), "a cancelled wait is not a failing server: \(output.value)")
+        #expect(!output.value.contains("Herald is listening"), "the server never started: \(output.value)")
+    }
+
     @Test func keysCreatePrintsTheKeyAlone() throws {
         let folder = try ComposeCommandTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }

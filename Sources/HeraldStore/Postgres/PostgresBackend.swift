@@ -81,7 +81,12 @@ public final class PostgresBackend: SQLBackend {
     public init(_ configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
+        // The pool logs every failed connection attempt at info, with postgres-nio's own error
+        // description: a line or more a second while the server is down. An unreachable server is
+        // said once, in words, by `checkLogin()`, and statements that fail say so themselves.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        self.client = PostgresClient(configuration: configuration.client, backgroundLogger: background)
     }
 
     /// Runs the connection pool and the notification listener until cancelled or shut down.
@@ -114,14 +119,17 @@ public final class PostgresBackend: SQLBackend {
     /// error here: the pool keeps trying it, as it does for an outage later on.
     public func checkLogin() async throws {
         guard let login = loginConfiguration() else { return }
+        let server = "PostgreSQL at \(configuration.client.host ?? "?"):\(configuration.client.port ?? 5432)"
         do {
             let connection = try await PostgresConnection.connect(
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: login, id: 0, logger: logger
             ).get()
             try? await connection.close()
         } catch let error as PSQLError {
-            guard let state = error.serverInfo?[.sqlState] else { return }
-            let server = "PostgreSQL at \(configuration.client.host ?? "?"):\(configuration.client.port ?? 5432)"
+            guard let state = error.serverInfo?[.sqlState] else {
+                logger.warning("\(server) cannot be reached yet: \(Self.unreachable(error)); waiting for it")
+                return
+            }
             let said = error.serverInfo?[.message] ?? "no reason given"
             if state.hasPrefix("28") {
                 throw StoreError(
@@ -133,8 +141,23 @@ public final class PostgresBackend: SQLBackend {
             }
             throw StoreError(.configuration, "\(server) refused the connection: \(said) (SQLSTATE \(state))")
         } catch {
-            return
+            logger.warning("\(server) cannot be reached yet: \(Self.unreachable(error)); waiting for it")
         }
+    }
+
+    /// Why a server could not be reached, in words rather than postgres-nio's nested description.
+    static func unreachable(_ error: any Error) -> String {
+        if let error = error as? PSQLError, let underlying = error.underlying { return unreachable(underlying) }
+        if let error = error as? NIOConnectionError {
+            if let failure = error.connectionErrors.first { return unreachable(failure.error) }
+            if error.dnsAError != nil || error.dnsAAAAError != nil { return "its host name could not be resolved" }
+        }
+        if let error = error as? IOError {
+            return error.errnoCode == ECONNREFUSED
+                ? "the connection was refused (is it running, on that port?)" : String(cString: strerror(error.errnoCode))
+        }
+        if error is SocketAddressError.UnknownHost { return "its host name could not be resolved" }
+        return "\(error)"
     }
 
     /// The pool's server, user and database for one direct connection, with the URL's TLS mode;
@@ -284,6 +307,10 @@ public final class PostgresBackend: SQLBackend {
             throw error
         } catch let error as CancellationError {
             throw error
+        } catch  where Task.isCancelled {
+            // The pool gives up a cancelled task's wait with an error of its own (requestCancelled):
+            // that is the caller stopping, not the server failing.
+            throw CancellationError()
         } catch {
             // The pool's own errors: no connection could be made (refused, timed out, circuit open).
             logger.error("PostgreSQL is unreachable", metadata: ["error": "\(String(reflecting: error))"])

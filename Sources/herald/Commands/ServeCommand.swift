@@ -72,6 +72,12 @@ struct ServeCommand: AsyncParsableCommand {
             guard let reason = Self.listenFailure(error.errnoCode) else { throw error }
             FileHandle.standardError.write(Data("herald serve: cannot listen on \(host):\(port): \(reason)\n".utf8))
             throw ExitCode(1)
+        } catch let error as StoreError {
+            FileHandle.standardError.write(Data("herald serve: \(error.message) (\(error.code.rawValue))\n".utf8))
+            throw ExitCode(1)
+        } catch is CancellationError {
+            // SIGTERM or Ctrl-C came while the start waited for the database: a clean stop.
+            logger.info("stopped before the database could be reached")
         }
     }
 

@@ -40,7 +40,12 @@ struct WorkerCommand: AsyncParsableCommand {
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as StoreError {
+            FileHandle.standardError.write(Data("herald worker: \(error.message) (\(error.code.rawValue))\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }
 
