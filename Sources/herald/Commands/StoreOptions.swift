@@ -17,15 +17,18 @@ struct DatabaseOptions: ParsableArguments {
     var config: String?
 
     func validate() throws {
-        guard SQLiteBackend.Synchronous(rawValue: sqliteSynchronous.uppercased()) != nil else {
-            throw ValidationError("--sqlite-synchronous (HERALD_SQLITE_SYNCHRONOUS) must be full or normal")
-        }
+        _ = try synchronous()
     }
 
-    func location() throws -> StoreLocation {
+    private func synchronous() throws -> SQLiteBackend.Synchronous {
         guard let synchronous = SQLiteBackend.Synchronous(rawValue: sqliteSynchronous.uppercased()) else {
             throw ValidationError("--sqlite-synchronous (HERALD_SQLITE_SYNCHRONOUS) must be full or normal")
         }
+        return synchronous
+    }
+
+    func location() throws -> StoreLocation {
+        let synchronous = try synchronous()
         let text = database ?? ProcessInfo.processInfo.environment["HERALD_DATABASE_URL"] ?? "herald.sqlite"
         return StoreLocation(text.isEmpty ? "herald.sqlite" : text, synchronous: synchronous)
     }
