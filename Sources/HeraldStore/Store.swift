@@ -152,8 +152,9 @@ public protocol Store: Service {
         -> EventRecord
     /// Events after `id`, oldest first.
     func events(after id: Int64, limit: Int) async throws -> [EventRecord]
-    /// Adds an address (lower-cased) to the suppression list, or replaces its reason and source.
-    func suppress(address: String, reason: String, source: String?) async throws
+    /// Adds an address (lower-cased) to the suppression list, or replaces its reason and source;
+    /// returns the entry as saved.
+    @discardableResult func suppress(address: String, reason: String, source: String?) async throws -> SuppressionRecord
     /// Takes an address off the list; false when it was not on it.
     @discardableResult func unsuppress(address: String) async throws -> Bool
     /// The suppressions among `addresses`.

@@ -88,8 +88,7 @@ struct SuppressionRoutes {
         }
         if !problems.isEmpty { throw APIError.validation(problems) }
         let existed = try await !store.suppressions(among: [address]).isEmpty
-        try await store.suppress(address: address, reason: reason, source: input.source)
-        guard let saved = try await store.suppressions(among: [address]).first else { throw APIError.notFound(address) }
+        let saved = try await store.suppress(address: address, reason: reason, source: input.source)
         return JSONResponse.success(
             View(saved), message: existed ? "Suppression updated" : "Address suppressed", status: existed ? .ok : .created,
             requestID: context.requestID)

@@ -120,14 +120,17 @@ extension SQLStore {
 
     // MARK: Suppressions
 
-    public func suppress(address: String, reason: String, source: String?) async throws {
+    @discardableResult public func suppress(address: String, reason: String, source: String?) async throws -> SuppressionRecord {
         let sql = backend.dialect.render(
             """
             INSERT INTO suppressions (address, reason, source, created_at) VALUES (?, ?, ?, {now})
             ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, source = excluded.source
+            RETURNING *
             """)
         let binds: [SQLValue] = [.text(address.lowercased()), .text(reason), SQLValue(source)]
-        try await backend.write { try await $0.query(sql, binds) }
+        let rows = try await backend.write { try await $0.query(sql, binds) }
+        guard let row = rows.first else { throw StoreError(.database, "the suppression of \(address) returned no row") }
+        return try row.suppressionRecord()
     }
 
     @discardableResult public func unsuppress(address: String) async throws -> Bool {
