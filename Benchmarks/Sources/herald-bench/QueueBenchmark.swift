@@ -10,6 +10,8 @@ struct QueueBenchmark {
     var sequential = 2_000
     var concurrent = 20_000
     var large = 1_000_000
+    /// `--only sqlite` or `--only postgres` measures one database, as when profiling it.
+    var only: String?
     let postgresURL: String?
 
     init(arguments: [String]) {
@@ -20,7 +22,8 @@ struct QueueBenchmark {
         sequential = value("--sequential") ?? sequential
         concurrent = value("--count") ?? concurrent
         large = value("--large") ?? large
-        postgresURL = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"]
+        if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { only = arguments[index + 1] }
+        postgresURL = only == "sqlite" ? nil : ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"]
     }
 
     struct Result {
@@ -44,9 +47,16 @@ struct QueueBenchmark {
         defer { try? FileManager.default.removeItem(at: folder) }
         let fsyncs = try fsyncRate(in: folder.path)
 
-        FileHandle.standardError.write(Data("queue: SQLite...\n".utf8))
-        let sqlite = try await measure(
-            try await SQLiteStore(path: folder.appendingPathComponent("bench.sqlite").path, secretKey: .generate(), logger: Self.logger))
+        if let only, only != "sqlite" && only != "postgres" {
+            throw BenchmarkError("--only takes sqlite or postgres, not \(only)")
+        }
+        var measuredSQLite: Result?
+        if only != "postgres" {
+            FileHandle.standardError.write(Data("queue: SQLite...\n".utf8))
+            measuredSQLite = try await measure(
+                try await SQLiteStore(path: folder.appendingPathComponent("bench.sqlite").path, secretKey: .generate(), logger: Self.logger)
+            )
+        }
         var postgres: Result?
         if let postgresURL {
             FileHandle.standardError.write(Data("queue: PostgreSQL...\n".utf8))
@@ -56,13 +66,15 @@ struct QueueBenchmark {
         }
         let rss = peakRSSMegabytes()
         let pg = postgres ?? Result()
+        let sqlite = measuredSQLite ?? Result()
 
         print("queue: durable commits (SQLite synchronous=FULL, PostgreSQL synchronous_commit=on); this disk: \(Int(fsyncs)) fsync/s")
         print(pad("", 52) + pad("SQLite", 14, right: true) + pad("PostgreSQL", 14, right: true) + pad("target", 10, right: true))
         func row(_ name: String, _ a: Double, _ b: Double, _ target: String, decimals: Bool = false) {
             let format: (Double) -> String = { decimals ? String(format: "%.2f", $0) : String(Int($0)) }
             print(
-                pad(name, 52) + pad(format(a), 14, right: true) + pad(postgres == nil ? "-" : format(b), 14, right: true)
+                pad(name, 52) + pad(measuredSQLite == nil ? "-" : format(a), 14, right: true)
+                    + pad(postgres == nil ? "-" : format(b), 14, right: true)
                     + pad(target, 10, right: true))
         }
         row("enqueue/s, 1 producer", sqlite.enqueue1, pg.enqueue1, "")

@@ -2,21 +2,27 @@
 import Foundation
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-switch arguments.first {
-case "mime":
-    try MIMEBenchmark(arguments: Array(arguments.dropFirst())).run()
-case "smtp":
-    try await SMTPBenchmark(arguments: Array(arguments.dropFirst())).run()
-case "store-micro":
-    try await StoreMicroBenchmark().run()
-case "e2e":
-    try await E2EBenchmark(arguments: Array(arguments.dropFirst())).run()
-case "queue":
-    try await QueueBenchmark(arguments: Array(arguments.dropFirst())).run()
-default:
-    FileHandle.standardError.write(
-        Data(
-            "usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] | queue [--count N] [--large N] | e2e [--count N]\n"
-                .utf8))
-    exit(2)
+let usage =
+    "usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] "
+    + "| queue [--count N] [--large N] [--only sqlite|postgres] | e2e [--count N]\n"
+do {
+    switch arguments.first {
+    case "mime":
+        try MIMEBenchmark(arguments: Array(arguments.dropFirst())).run()
+    case "smtp":
+        try await SMTPBenchmark(arguments: Array(arguments.dropFirst())).run()
+    case "store-micro":
+        try await StoreMicroBenchmark().run()
+    case "e2e":
+        try await E2EBenchmark(arguments: Array(arguments.dropFirst())).run()
+    case "queue":
+        try await QueueBenchmark(arguments: Array(arguments.dropFirst())).run()
+    default:
+        FileHandle.standardError.write(Data(usage.utf8))
+        exit(2)
+    }
+} catch {
+    // A benchmark that cannot finish says why in one line rather than with a crash report.
+    FileHandle.standardError.write(Data("herald-bench: \(error)\n".utf8))
+    exit(1)
 }
