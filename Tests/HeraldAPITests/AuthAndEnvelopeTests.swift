@@ -67,6 +67,8 @@ import Testing
             let huge = String(repeating: "a", count: 33 * 1024 * 1024)
             let tooLarge = try await api.call(.post, "/api/v1/messages/email/send", body: huge)
             #expect(tooLarge.status == .contentTooLarge && tooLarge.code == 41300, "\(tooLarge.text.prefix(200))")
+            #expect(
+                tooLarge.json["message"] as? String == "the request body is larger than 32 MB, the most Herald takes", "the limit is said")
         }
     }
 

@@ -167,6 +167,9 @@ import Testing
                 body: #"{"name": "bad", "email": "a@example.com", "smtp_host": "smtp.example.com", "smtp_port": 465, "use_tls": false}"#)
             #expect(contradiction.status == .unprocessableContent && contradiction.fields == ["use_tls"])
             #expect((contradiction.json["message"] as? String)?.contains("security=tls") == true)
+            #expect(
+                contradiction.text.contains("use_tls is false, which means security=starttls here: port 465 expects TLS"),
+                "the reason reads after its field: \(contradiction.text)")
             // The same contradiction given as security, and its mirror on 587, are refused too.
             for (port, security) in [(465, "starttls"), (587, "tls")] {
                 let body = #"{"name": "bad", "email": "a@example.com", "smtp_host": "smtp.example.com", "smtp_port": \#(port)"#
@@ -192,6 +195,10 @@ import Testing
             let fields = try await api.call(
                 .post, "/api/v1/accounts", body: #"{"name": "", "email": "nope", "smtp_host": "smtp example", "smtp_port": 70000}"#)
             #expect(Set(fields.fields) == ["name", "email", "smtp_port", "smtp_host"])
+            // A missing host does not hide a bad port: one answer lists both.
+            let hostless = try await api.call(
+                .post, "/api/v1/accounts", body: #"{"name": "p", "email": "a@example.com", "smtp_host": "", "smtp_port": 70000}"#)
+            #expect(Set(hostless.fields) == ["smtp_host", "smtp_port"], "\(hostless.text)")
             #expect(
                 try await api.call(.post, "/api/v1/accounts", body: #"{"name": "legacy", "email": "a@example.com", "smtp_host": "h"}"#)
                     .status == .conflict)

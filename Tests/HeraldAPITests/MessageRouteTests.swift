@@ -88,6 +88,23 @@ import Testing
             let reasons = try await api.call(.post, send, body: #"{"to": ["bad"], "subject": "s"}"#).text
             #expect(reasons.contains("to[0] is not a valid email address: it has no @;"), "\(reasons)")
             #expect(reasons.contains("text is required (or html) without template_code"), "\(reasons)")
+            // Every reason is a predicate of its field, limits included.
+            let many = (0...50).map { #""r\#($0)@example.com""# }.joined(separator: ",")
+            let limits = try await api.call(
+                .post, send,
+                body: #"""
+                    {"to": [\#(many)], "template_code": "t", "subject": "s", "metadata": {"": "v"}}
+                    """#
+            ).text
+            for reason in [
+                "to must hold at most 50 recipients, counting to, cc and bcc together",
+                "template_code cannot be given with subject, text or html: give one or the other",
+                "metadata. must have a key of 1 to 64 characters and a value of at most 1024",
+            ] {
+                #expect(limits.contains(reason), "\(reason): \(limits)")
+            }
+            let status = try await api.call(.get, "/api/v1/messages?status=sent").text
+            #expect(status.contains("status has sent, which is not one of pending"), "\(status)")
             let composition = try await api.call(
                 .post, send,
                 body: #"""
@@ -97,9 +114,12 @@ import Testing
             ).text
             #expect(!composition.contains("mime."), "a reason is a sentence, not an error code: \(composition)")
             #expect(
-                composition.contains("headers.X-Tag the value of header 'X-Tag' contains CR, LF or NUL, which are not allowed in a header"),
+                composition.contains(
+                    "headers.X-Tag cannot be sent: the value of header 'X-Tag' contains CR, LF or NUL, which are not allowed in a header"),
                 "\(composition)")
-            #expect(composition.contains("attachments[0] an attachment's file name contains CR, LF or NUL"), "\(composition)")
+            #expect(
+                composition.contains("attachments[0] cannot be attached: an attachment's file name contains CR, LF or NUL"),
+                "\(composition)")
             let from = try await api.call(
                 .post, send, body: #"{"to": ["a@example.com"], "from": "App <app>", "subject": "s", "text": "t"}"#)
             #expect(from.text.contains("from is not a valid mailbox: it has no @"), "\(from.text)")

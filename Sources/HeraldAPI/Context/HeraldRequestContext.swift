@@ -16,5 +16,6 @@ public struct HeraldRequestContext: RequestContext {
     }
 
     /// Attachments are base64 inside JSON: room for the 20 MB of attachments a message may carry.
-    public var maxUploadSize: Int { 32 * 1024 * 1024 }
+    public static let maxBodyBytes = 32 * 1024 * 1024
+    public var maxUploadSize: Int { Self.maxBodyBytes }
 }

@@ -116,12 +116,12 @@ public struct APIError: Error, Sendable, Hashable {
         case let error as DecodingError:
             return decodingError(error)
         case is NIOTooManyBytesError:
-            return APIError(.payloadTooLarge, "the request body is too large")
+            return tooLarge
         case let error as HTTPError:
             switch error.status {
             case .notFound: return APIError(.notFound, "no such endpoint")
             case .methodNotAllowed: return APIError(.methodNotAllowed, "this endpoint does not take that method")
-            case .contentTooLarge: return APIError(.payloadTooLarge, "the request body is too large")
+            case .contentTooLarge: return tooLarge
             case .badRequest: return APIError(.badRequest, error.body ?? "bad request")
             default: return error.status.code < 500 ? APIError(.badRequest, error.body ?? error.status.reasonPhrase) : nil
             }
@@ -129,6 +129,9 @@ public struct APIError: Error, Sendable, Hashable {
             return nil
         }
     }
+
+    static let tooLarge = APIError(
+        .payloadTooLarge, "the request body is larger than \(HeraldRequestContext.maxBodyBytes / 1_048_576) MB, the most Herald takes")
 
     static func decodingError(_ error: DecodingError) -> APIError {
         func path(_ context: DecodingError.Context, _ extra: CodingKey? = nil) -> String {

@@ -94,7 +94,8 @@ struct AccountRoutes {
             }
             if name.isEmpty || name.count > 64 { problems.append(.init(field: "name", reason: "must be 1 to 64 characters")) }
             if (try? EmailAddress(email)) == nil { problems.append(.init(field: "email", reason: "is not a valid email address")) }
-            if let resolved, !(1...65535).contains(resolved.smtpPort) {
+            // Said even when the host is what failed, so that one answer lists every problem.
+            if let port = resolved?.smtpPort ?? smtpPort, !(1...65535).contains(port) {
                 problems.append(.init(field: "smtp_port", reason: "must be 1 to 65535"))
             }
             if let resolved, resolved.smtpHost.contains(where: { $0.isWhitespace || $0 == "/" }) {
@@ -128,7 +129,8 @@ struct AccountRoutes {
             case "delivery.security_contradicts_port":
                 if security == nil, let useTLS {
                     return .init(
-                        field: "use_tls", reason: "use_tls=\(useTLS) means security=\(useTLS ? "tls" : "starttls") here: \(error.message)")
+                        field: "use_tls", reason: "is \(useTLS), which means security=\(useTLS ? "tls" : "starttls") here: \(error.message)"
+                    )
                 }
                 return .init(field: "security", reason: "does not work on this port: \(error.message)")
             case "delivery.preset_region_required":

@@ -142,7 +142,7 @@ struct MessageRoutes {
                     problems.append(
                         .init(
                             field: "status",
-                            reason: "\(name) is not one of \(MessageStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
+                            reason: "has \(name), which is not one of \(MessageStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
                 }
             }
         }

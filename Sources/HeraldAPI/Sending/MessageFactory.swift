@@ -71,19 +71,23 @@ public struct MessageFactory: Sendable {
         let replyTo = mailboxes(request.replyTo?.addresses ?? [], field: "reply_to", problems: &problems)
         check(!request.to.addresses.isEmpty, "to", "needs at least one recipient")
         let recipientCount = request.to.addresses.count + (request.cc?.addresses.count ?? 0) + (request.bcc?.addresses.count ?? 0)
-        check(recipientCount <= limits.maxRecipients, "to", "at most \(limits.maxRecipients) recipients in to, cc and bcc together")
+        check(
+            recipientCount <= limits.maxRecipients, "to",
+            "must hold at most \(limits.maxRecipients) recipients, counting to, cc and bcc together")
 
         let usesTemplate = request.templateCode != nil
         if usesTemplate {
             check(
                 request.subject == nil && request.text == nil && request.html == nil, "template_code",
-                "give either template_code or subject with text/html, not both")
+                "cannot be given with subject, text or html: give one or the other")
         } else {
             check(!(request.subject ?? "").isEmpty, "subject", "is required without template_code")
             check((request.subject ?? "").isHeaderSafe, "subject", "must be one line: CR, LF and NUL are not allowed")
             check(request.text != nil || request.html != nil, "text", "is required (or html) without template_code")
         }
-        check((request.text?.count ?? 0) + (request.html?.count ?? 0) <= limits.maxBodyCharacters, "text", "the body is too large")
+        check(
+            (request.text?.count ?? 0) + (request.html?.count ?? 0) <= limits.maxBodyCharacters, "text",
+            "is too large: text and html together take at most \(limits.maxBodyCharacters) characters")
         if let priority = request.priority { check((0...9).contains(priority), "priority", "must be 0 (first) to 9") }
         if let attempts = request.maxAttempts { check((1...50).contains(attempts), "max_attempts", "must be 1 to 50") }
         let sendAt = time(request.sendAt, field: "send_at", problems: &problems)
@@ -91,23 +95,23 @@ public struct MessageFactory: Sendable {
         if let sendAt, let expiresAt { check(expiresAt > sendAt, "expires_at", "must be after send_at") }
         if let expiresAt { check(expiresAt > Date(), "expires_at", "is in the past") }
         let tags = request.tags ?? []
-        check(tags.count <= limits.maxTags, "tags", "at most \(limits.maxTags)")
+        check(tags.count <= limits.maxTags, "tags", "must hold at most \(limits.maxTags)")
         for (index, tag) in tags.enumerated() {
             check(
                 !tag.isEmpty && tag.count <= 64 && tag.allSatisfy { !$0.isNewline }, "tags[\(index)]",
                 "must be 1 to 64 characters on one line")
         }
         let metadata = request.metadata ?? [:]
-        check(metadata.count <= limits.maxMetadataEntries, "metadata", "at most \(limits.maxMetadataEntries) entries")
+        check(metadata.count <= limits.maxMetadataEntries, "metadata", "must hold at most \(limits.maxMetadataEntries) entries")
         for (key, value) in metadata where key.isEmpty || key.count > 64 || value.count > 1024 {
-            problems.append(.init(field: "metadata.\(key)", reason: "keys are 1 to 64 characters, values at most 1024"))
+            problems.append(.init(field: "metadata.\(key)", reason: "must have a key of 1 to 64 characters and a value of at most 1024"))
         }
         var headers: [Header] = []
         for (name, value) in (request.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
             do {
                 headers.append(try Header(name: name, value: value))
             } catch {
-                problems.append(.init(field: "headers.\(name)", reason: error.message))
+                problems.append(.init(field: "headers.\(name)", reason: "cannot be sent: \(error.message)"))
             }
         }
         let attachments = self.attachments(request.attachments ?? [], problems: &problems)
@@ -241,11 +245,12 @@ public struct MessageFactory: Sendable {
                         filename: input.filename, contentType: input.contentType, data: Array(data),
                         disposition: input.contentID.map { .inline(contentID: $0) } ?? .attachment))
             } catch {
-                problems.append(.init(field: field, reason: error.message))
+                problems.append(.init(field: field, reason: "cannot be attached: \(error.message)"))
             }
         }
         if total > limits.maxTotalAttachmentBytes {
-            problems.append(.init(field: "attachments", reason: "together larger than \(limits.maxTotalAttachmentBytes / 1_048_576) MB"))
+            problems.append(
+                .init(field: "attachments", reason: "are larger than \(limits.maxTotalAttachmentBytes / 1_048_576) MB together"))
         }
         return result
     }
