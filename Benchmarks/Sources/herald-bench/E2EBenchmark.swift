@@ -5,8 +5,8 @@ import NIOHTTP1
 /// generator posts sends over HTTP. Measures, on SQLite and on PostgreSQL: enqueue requests/s with
 /// their p50/p99 latency, end-to-end msg/s (first post to last `success`), p50/p99 at a fixed
 /// 2,000 requests/s (latency counted from the scheduled time, so a slow server cannot hide its
-/// queueing), the server's peak RSS, and the two halves apart: the API with no workers, and
-/// delivery of a filled queue with no requests. smtp-source's rate is measured in the same run.
+/// queueing), the server's peak RSS, and the two halves apart: the API with no workers (closed
+/// loop and fixed rate), and delivery of a filled queue with no requests. smtp-source's rate is measured in the same run.
 struct E2EBenchmark {
     var count = 20_000
     var connections = 64
@@ -35,6 +35,8 @@ struct E2EBenchmark {
         var fixedP99: Double
         var rssMB: Int
         var apiAlone = 0.0
+        var apiAloneFixedP50 = 0.0
+        var apiAloneFixedP99 = 0.0
         var deliveryAlone = 0.0
     }
 
@@ -54,13 +56,14 @@ struct E2EBenchmark {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         var sqlite = try await measure(database: folder.appendingPathComponent("herald.sqlite").path, sinkPort: sinkPort).result
-        (sqlite.apiAlone, sqlite.deliveryAlone) = try await aloneRates(
+        (sqlite.apiAlone, sqlite.apiAloneFixedP50, sqlite.apiAloneFixedP99, sqlite.deliveryAlone) = try await aloneRates(
             database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
         var postgres: Result?
         if let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
             let (result, key) = try await measure(database: url, sinkPort: sinkPort)
             postgres = result
-            (postgres!.apiAlone, postgres!.deliveryAlone) = try await aloneRates(database: url, key: key, sinkPort: sinkPort)
+            (postgres!.apiAlone, postgres!.apiAloneFixedP50, postgres!.apiAloneFixedP99, postgres!.deliveryAlone) = try await aloneRates(
+                database: url, key: key, sinkPort: sinkPort)
         }
 
         print("e2e: \(count) sends over HTTP (\(connections) connections) to herald serve, delivered to smtp-sink on 127.0.0.1")
@@ -74,6 +77,7 @@ struct E2EBenchmark {
         row("p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.fixedP50, $0.fixedP99) }
         row("peak RSS of herald serve, MB") { String($0.rssMB) }
         row("requests/s, API alone (--no-workers)") { String(Int($0.apiAlone)) }
+        row("p50 / p99 ms at \(fixedRate) req/s, API alone") { String(format: "%.1f/%.1f", $0.apiAloneFixedP50, $0.apiAloneFixedP99) }
         row("delivery msg/s, alone (no requests)") { String(Int($0.deliveryAlone)) }
         print("smtp-source -d, 1 session: \(Int(source)) msg/s")
         let rss = max(sqlite.rssMB, postgres?.rssMB ?? 0)
@@ -105,28 +109,8 @@ struct E2EBenchmark {
         try await waitForDeliveries(admin, auth: auth, total: delivered + total)
         let done = ContinuousClock.now
 
-        // Open loop at a fixed rate: latency from the scheduled time.
         let requests = fixedRate * fixedSeconds
-        let interval = 1.0 / Double(fixedRate)
-        let fixedStart = ContinuousClock.now + .milliseconds(100)
-        let fixed = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for (index, client) in clients.enumerated() {
-                group.addTask {
-                    var mine: [Double] = []
-                    for request in stride(from: index, to: requests, by: clients.count) {
-                        let scheduled = fixedStart + .milliseconds(Int64(Double(request) * interval * 1000))
-                        if scheduled > .now { try await Task.sleep(until: scheduled) }
-                        let answer = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: Self.sendBody)
-                        guard answer.status == 202 else {
-                            throw BenchmarkError("send answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
-                        }
-                        mine.append((ContinuousClock.now - scheduled).seconds * 1000)
-                    }
-                    return mine
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
+        let fixed = try await fixedRateLatencies(clients, auth: auth)
         // Left queued, the fixed-rate sends would be counted as the next phase's deliveries.
         try await waitForDeliveries(admin, auth: auth, total: delivered + total + requests)
         let rss = server.peakRSSMegabytes()
@@ -139,12 +123,15 @@ struct E2EBenchmark {
         return (result, server.key)
     }
 
-    /// The two halves apart, closed loop: sends/s that `herald serve --no-workers` takes (the API's
-    /// own ceiling on this machine, with the load generator but without delivery competing for
-    /// the cores), then msg/s that a new `herald serve` delivers from the queue so filled, with no
-    /// requests coming in, counted from the start of its process. `key` is the admin key of a
+    /// The two halves apart: sends/s that `herald serve --no-workers` takes in a closed loop (the
+    /// API's own ceiling on this machine, with the load generator but without delivery competing
+    /// for the cores) and its p50/p99 at the fixed rate; then msg/s that a new `herald serve`
+    /// delivers from the queue so filled, with no requests coming in, counted from the start of
+    /// its process. `key` is the admin key of a
     /// database used before; on a new one the server prints one.
-    private func aloneRates(database: String, key: String?, sinkPort: Int) async throws -> (api: Double, delivery: Double) {
+    private func aloneRates(
+        database: String, key: String?, sinkPort: Int
+    ) async throws -> (api: Double, fixedP50: Double, fixedP99: Double, delivery: Double) {
         let api = try await Server.start(binary: binary, database: database, key: key, extraArguments: ["--no-workers"])
         let auth = [("Authorization", "Bearer \(api.key)")]
         let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
@@ -154,8 +141,12 @@ struct E2EBenchmark {
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
         }
         let start = ContinuousClock.now
-        let sent = try await closedLoop(clients, auth: auth).count
-        let apiRate = Double(sent) / (ContinuousClock.now - start).seconds
+        let closed = try await closedLoop(clients, auth: auth).count
+        let apiRate = Double(closed) / (ContinuousClock.now - start).seconds
+        // The fixed rate again, with no delivery competing for the cores: what the request path
+        // alone costs in latency.
+        let fixed = try await fixedRateLatencies(clients, auth: auth)
+        let sent = closed + fixed.count
         for client in clients { await client.close() }
         api.stop()
 
@@ -165,7 +156,7 @@ struct E2EBenchmark {
         let watcher = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
         try await waitForDeliveries(watcher, auth: auth, total: delivered + sent)
         await watcher.close()
-        return (apiRate, Double(sent) / (ContinuousClock.now - started).seconds)
+        return (apiRate, percentile(fixed, 0.5), percentile(fixed, 0.99), Double(sent) / (ContinuousClock.now - started).seconds)
     }
 
     /// An account on smtp-sink and the bench's template.
@@ -195,6 +186,37 @@ struct E2EBenchmark {
         }
     }
 
+    /// Open loop: `fixedRate` sends a second for `fixedSeconds`, spread over the connections; the
+    /// latency of each in ms, counted from its scheduled time, so a server that falls behind shows it.
+    private func fixedRateLatencies(_ clients: [HTTPLoadConnection], auth: [(String, String)]) async throws -> [Double] {
+        let requests = fixedRate * fixedSeconds
+        let interval = 1.0 / Double(fixedRate)
+        let fixedStart = ContinuousClock.now + .milliseconds(100)
+        return try await withThrowingTaskGroup(of: [Double].self) { group in
+            for (index, client) in clients.enumerated() {
+                group.addTask {
+                    var mine: [Double] = []
+                    for request in stride(from: index, to: requests, by: clients.count) {
+                        let scheduled = fixedStart + .milliseconds(Int64(Double(request) * interval * 1000))
+                        if scheduled > .now { try await Task.sleep(until: scheduled) }
+                        try await Self.postSend(client, auth: auth)
+                        mine.append((ContinuousClock.now - scheduled).seconds * 1000)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+    }
+
+    /// Posts the bench's send; anything but 202 ends the benchmark.
+    private static func postSend(_ client: HTTPLoadConnection, auth: [(String, String)]) async throws {
+        let answer = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: sendBody)
+        guard answer.status == 202 else {
+            throw BenchmarkError("send answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+        }
+    }
+
     /// Each connection posts its share of `count` sends back to back; the latency of each, in ms.
     private func closedLoop(_ clients: [HTTPLoadConnection], auth: [(String, String)]) async throws -> [Double] {
         let perConnection = count / clients.count
@@ -204,10 +226,7 @@ struct E2EBenchmark {
                     var mine: [Double] = []
                     for _ in 0..<perConnection {
                         let sent = ContinuousClock.now
-                        let answer = try await client.request(.POST, "/api/v1/messages/email/send", headers: auth, body: Self.sendBody)
-                        guard answer.status == 202 else {
-                            throw BenchmarkError("send answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
-                        }
+                        try await Self.postSend(client, auth: auth)
                         mine.append((ContinuousClock.now - sent).seconds * 1000)
                     }
                     return mine
