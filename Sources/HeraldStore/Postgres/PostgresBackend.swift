@@ -125,11 +125,9 @@ public final class PostgresBackend: SQLBackend {
                 on: MultiThreadedEventLoopGroup.singleton.any(), configuration: login, id: 0, logger: logger
             ).get()
             try? await connection.close()
-        } catch let error as PSQLError {
-            guard let state = error.serverInfo?[.sqlState] else {
-                logger.warning("\(server) cannot be reached yet: \(Self.unreachable(error)); waiting for it")
-                return
-            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] != nil {
+            // The server answered and refused: say why, in its words.
+            let state = error.serverInfo?[.sqlState] ?? ""
             let said = error.serverInfo?[.message] ?? "no reason given"
             if state.hasPrefix("28") {
                 throw StoreError(

@@ -87,14 +87,16 @@ enum ConfigFile {
         "HERALD_SQLITE_SYNCHRONOUS": { ["full", "normal"].contains($0.lowercased()) ? nil : "must be full or normal" },
         "HERALD_RETENTION": { WorkerOptions.retentionProblem($0) },
         "HERALD_ALERT_WEBHOOK": { WorkerOptions.webhookProblem($0) },
-        "HERALD_SUPPRESS_HARD_BOUNCES": { booleans.contains($0.lowercased()) ? nil : "must be true or false" },
+        "HERALD_SUPPRESS_HARD_BOUNCES": { (truthy.union(falsy)).contains($0.lowercased()) ? nil : "must be true or false" },
     ]
 
-    private static let booleans: Set<String> = ["true", "false", "1", "0", "yes", "no"]
+    /// How a yes/no setting may be written (any case).
+    private static let truthy: Set<String> = ["true", "1", "yes"]
+    private static let falsy: Set<String> = ["false", "0", "no"]
 
     /// A yes/no setting's value: true, 1 or yes (any case).
     static func isTrue(_ text: String?) -> Bool {
-        ["true", "1", "yes"].contains(text?.lowercased().trimmingCharacters(in: .whitespaces) ?? "")
+        truthy.contains(text?.lowercased().trimmingCharacters(in: .whitespaces) ?? "")
     }
 
     private static func whole(_ text: String, in range: ClosedRange<Int>, _ problem: String) -> String? {

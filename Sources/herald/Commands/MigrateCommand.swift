@@ -30,8 +30,7 @@ struct MigrateCommand: AsyncParsableCommand {
                     "\(location): applied migrations \(ran.map(String.init).joined(separator: ", ")); schema version \(applied.last ?? 0)")
             }
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("herald migrate: \(error.message) (\(error.code.rawValue))\n".utf8))
-            throw ExitCode(1)
+            throw error.reported(by: "migrate")
         }
     }
 }

@@ -52,8 +52,7 @@ struct PruneCommand: AsyncParsableCommand {
             }
             print("deleted \(deleted) finished message\(deleted == 1 ? "" : "s") created more than \(olderThan) ago")
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("herald prune: \(error.message) (\(error.code.rawValue))\n".utf8))
-            throw ExitCode(1)
+            throw error.reported(by: "prune")
         }
     }
 }

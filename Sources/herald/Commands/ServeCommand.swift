@@ -73,8 +73,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("herald serve: cannot listen on \(host):\(port): \(reason)\n".utf8))
             throw ExitCode(1)
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("herald serve: \(error.message) (\(error.code.rawValue))\n".utf8))
-            throw ExitCode(1)
+            throw error.reported(by: "serve")
         } catch is CancellationError {
             // SIGTERM or Ctrl-C came while the start waited for the database: a clean stop.
             logger.info("stopped before the database could be reached")

@@ -73,3 +73,12 @@ enum CommandLogging {
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: level) }
     }
 }
+
+extension StoreError {
+    /// Says the error on standard error as `herald COMMAND: message (code)` and returns the exit
+    /// status to throw: a store that cannot be used ends a command with one line, not a trace.
+    func reported(by command: String) -> ExitCode {
+        FileHandle.standardError.write(Data("herald \(command): \(message) (\(code.rawValue))\n".utf8))
+        return ExitCode(1)
+    }
+}

@@ -43,8 +43,7 @@ struct WorkerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("herald worker: \(error.message) (\(error.code.rawValue))\n".utf8))
-            throw ExitCode(1)
+            throw error.reported(by: "worker")
         }
     }
 }
