@@ -6,7 +6,8 @@ import NIOHTTP1
 /// their p50/p99 latency, end-to-end msg/s (first post to last `success`), p50/p99 at a fixed
 /// 2,000 requests/s (latency counted from the scheduled time, so a slow server cannot hide its
 /// queueing), the server's peak RSS, and the two halves apart: the API with no workers (closed
-/// loop and fixed rate), and delivery of a filled queue with no requests. smtp-source's rate is measured in the same run.
+/// loop and fixed rate), and delivery of a filled queue with no requests. smtp-source's rate is
+/// measured in the same run.
 struct E2EBenchmark {
     var count = 20_000
     var connections = 64
@@ -109,10 +110,9 @@ struct E2EBenchmark {
         try await waitForDeliveries(admin, auth: auth, total: delivered + total)
         let done = ContinuousClock.now
 
-        let requests = fixedRate * fixedSeconds
         let fixed = try await fixedRateLatencies(clients, auth: auth)
         // Left queued, the fixed-rate sends would be counted as the next phase's deliveries.
-        try await waitForDeliveries(admin, auth: auth, total: delivered + total + requests)
+        try await waitForDeliveries(admin, auth: auth, total: delivered + total + fixed.count)
         let rss = server.peakRSSMegabytes()
         for client in clients { await client.close() }
         await admin.close()
@@ -127,8 +127,8 @@ struct E2EBenchmark {
     /// API's own ceiling on this machine, with the load generator but without delivery competing
     /// for the cores) and its p50/p99 at the fixed rate; then msg/s that a new `herald serve`
     /// delivers from the queue so filled, with no requests coming in, counted from the start of
-    /// its process. `key` is the admin key of a
-    /// database used before; on a new one the server prints one.
+    /// its process. `key` is the admin key of a database used before; on a new one the server
+    /// prints one.
     private func aloneRates(
         database: String, key: String?, sinkPort: Int
     ) async throws -> (api: Double, fixedP50: Double, fixedP99: Double, delivery: Double) {
