@@ -25,6 +25,19 @@ struct JSONTextTests {
         #expect(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String] == map)
     }
 
+    @Test func recipientOutcomesAreReadBackByTheDecoderThatReadsAttempts() throws {
+        let outcomes = [
+            RecipientOutcome(address: "a@example.com", accepted: true, code: 250, enhancedCode: "2.1.5", reply: "Ok \"quoted\"\nline"),
+            RecipientOutcome(address: "用户@例子.广告", accepted: false, code: 550, enhancedCode: nil, reply: "no such user \u{01}"),
+            RecipientOutcome(address: "c@example.com", accepted: false),
+        ]
+        for list in [[], outcomes, Array(outcomes.prefix(1))] {
+            let text = JSONText.encode(list)
+            #expect(try JSONDecoder().decode([RecipientOutcome].self, from: Data(text.utf8)) == list, "\(text)")
+        }
+        #expect(!JSONText.encode([outcomes[2]]).contains("code"), "absent fields are left out")
+    }
+
     @Test func foreignJSONIsReadToo() {
         #expect(JSONText.strings(#" [ "a" , "\u00e9\ud83d\ude00" ] "#) == ["a", "é😀"])
         #expect(JSONText.map(#"{ "k" : "v" }"#) == ["k": "v"])

@@ -345,10 +345,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         }
     }
 
-    static func encode(_ recipients: [RecipientOutcome]) -> String {
-        guard !recipients.isEmpty, let data = try? JSONEncoder().encode(recipients) else { return "[]" }
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func encode(_ recipients: [RecipientOutcome]) -> String { JSONText.encode(recipients) }
 }
 
 extension Array {

@@ -23,6 +23,29 @@ enum JSONText {
         return out + "}"
     }
 
+    /// An attempt's recipients, as `JSONDecoder` reads them back into `[RecipientOutcome]`
+    /// (absent fields left out). Written for every settled message.
+    static func encode(_ recipients: [RecipientOutcome]) -> String {
+        var out = "["
+        for (index, recipient) in recipients.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"address\":"
+            appendQuoted(recipient.address, to: &out)
+            out += recipient.accepted ? ",\"accepted\":true" : ",\"accepted\":false"
+            if let code = recipient.code { out += ",\"code\":\(code)" }
+            if let enhancedCode = recipient.enhancedCode {
+                out += ",\"enhancedCode\":"
+                appendQuoted(enhancedCode, to: &out)
+            }
+            if let reply = recipient.reply {
+                out += ",\"reply\":"
+                appendQuoted(reply, to: &out)
+            }
+            out += "}"
+        }
+        return out + "]"
+    }
+
     /// A JSON array of strings; `[]` for anything else. Read by hand: it runs for every message
     /// a worker claims, where Foundation's parser costs tens of microseconds.
     static func strings(_ text: String?) -> [String] {
