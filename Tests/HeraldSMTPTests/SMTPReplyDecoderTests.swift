@@ -33,6 +33,25 @@ import Testing
         #expect(SMTPReply(code: 250, lines: ["2.0.0"]).enhancedCode?.description == "2.0.0")
     }
 
+    @Test(
+        arguments: [
+            ("5.7.1 denied", 550, "5.7.1", "denied"), ("4.2.100   later", 451, "4.2.100", "later"), ("5.01.1 x", 550, "5.1.1", "x"),
+            ("2.0.0", 250, "2.0.0", ""), ("5.1.1234 x", 550, nil, "5.1.1234 x"), ("5..1 x", 550, nil, "5..1 x"),
+            ("5.1. x", 550, nil, "5.1. x"), ("5.1.1.1 x", 550, nil, "5.1.1.1 x"), ("x5.1.1 y", 550, nil, "x5.1.1 y"),
+            ("5.+1.1 x", 550, nil, "5.+1.1 x"), ("3.1.1 x", 354, nil, "3.1.1 x"), ("5.7.1\tdenied", 550, nil, "5.7.1\tdenied"),
+            ("邮件 5.7.1", 550, nil, "邮件 5.7.1"),
+        ] as [(String, Int, String?, String)])
+    func enhancedCodesAreReadOnlyWhenWellFormed(line: String, code: Int, enhanced: String?, text: String) {
+        let reply = SMTPReply(code: code, lines: [line])
+        #expect(reply.enhancedCode?.description == enhanced)
+        #expect(reply.lines == [text])
+    }
+
+    @Test func laterLinesLoseTheCodeOnlyWhenTheyRepeatIt() {
+        let reply = SMTPReply(code: 550, lines: ["5.1.1 first", "5.1.1  second", "5.1.10 other", "5.1.1", "no code"])
+        #expect(reply.lines == ["first", "second", "5.1.10 other", "", "no code"])
+    }
+
     @Test(arguments: [
         "hello\r\n", "2x0 bad\r\n", "250-first\r\n251 second\r\n", "250*weird\r\n", "999 out of range\r\n",
     ])

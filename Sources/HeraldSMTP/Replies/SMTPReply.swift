@@ -11,11 +11,17 @@ public struct SMTPReply: Hashable, Sendable, CustomStringConvertible {
     public init(code: Int, lines: [String]) {
         self.code = code
         var lines = lines.isEmpty ? [""] : lines
-        let enhanced = EnhancedStatusCode(prefixOf: lines[0], replyCode: code)
-        if let enhanced {
-            lines = lines.map { EnhancedStatusCode.stripping(enhanced, from: $0) }
+        let enhanced = EnhancedStatusCode.leading(in: lines[0], replyCode: code)
+        if let (_, length) = enhanced {
+            // Later lines usually repeat the first line's code; each is stripped of it if it does.
+            let token = lines[0].utf8.prefix(length)
+            lines = lines.map { line in
+                let bytes = line.utf8
+                let repeats = bytes.starts(with: token) && bytes.dropFirst(length).first.map { $0 == UInt8(ascii: " ") } ?? true
+                return repeats ? EnhancedStatusCode.dropping(length, from: line) : line
+            }
         }
-        self.enhancedCode = enhanced
+        self.enhancedCode = enhanced?.code
         self.lines = lines
     }
 
@@ -50,21 +56,39 @@ public struct EnhancedStatusCode: Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    /// Reads `x.y.z` at the start of `text` when its class agrees with the reply code.
-    init?(prefixOf text: String, replyCode: Int) {
-        let token = text.prefix(while: { $0 != " " })
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts.allSatisfy({ (1...3).contains($0.count) && $0.allSatisfy(\.isASCII) }),
-            let statusClass = Int(parts[0]), let subject = Int(parts[1]), let detail = Int(parts[2]),
-            [2, 4, 5].contains(statusClass), statusClass == replyCode / 100
-        else { return nil }
-        self.init(statusClass: statusClass, subject: subject, detail: detail)
+    /// The code at the start of `line` (one to three digits in each of its three parts, then a
+    /// space or the end) when its class agrees with the reply code, and its length in bytes.
+    /// Read as bytes: it runs for every reply.
+    static func leading(in line: String, replyCode: Int) -> (code: EnhancedStatusCode, length: Int)? {
+        var parts = (0, 0, 0)
+        var part = 0
+        var digits = 0
+        var length = 0
+        for byte in line.utf8 {
+            if byte == UInt8(ascii: " ") { break }
+            length += 1
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, part < 2 else { return nil }
+                part += 1
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 3 else { return nil }
+            let digit = Int(byte - UInt8(ascii: "0"))
+            switch part {
+            case 0: parts.0 = parts.0 * 10 + digit
+            case 1: parts.1 = parts.1 * 10 + digit
+            default: parts.2 = parts.2 * 10 + digit
+            }
+            digits += 1
+        }
+        guard part == 2, digits > 0, [2, 4, 5].contains(parts.0), parts.0 == replyCode / 100 else { return nil }
+        return (EnhancedStatusCode(statusClass: parts.0, subject: parts.1, detail: parts.2), length)
     }
 
-    static func stripping(_ code: EnhancedStatusCode, from line: String) -> String {
-        let prefix = code.description
-        guard line.hasPrefix(prefix) else { return line }
-        return String(line.dropFirst(prefix.count).drop(while: { $0 == " " }))
+    /// `line` without its first `length` bytes (an enhanced code, ASCII) and the spaces after them.
+    static func dropping(_ length: Int, from line: String) -> String {
+        String(decoding: line.utf8.dropFirst(length).drop(while: { $0 == UInt8(ascii: " ") }), as: UTF8.self)
     }
 
     public var description: String { "\(statusClass).\(subject).\(detail)" }
