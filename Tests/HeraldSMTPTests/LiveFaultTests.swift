@@ -174,6 +174,39 @@ import Testing
         }
     }
 
+    @Test func aLongerWaitOutlivesTheShorterOneBeforeIt() async throws {
+        // The timer set for DATA's short wait fires during the final dot's longer one: it must
+        // set itself again for the later deadline instead of failing the send.
+        try await Self.withServer({ $0.faults = [Fault(.endOfData, .delay(.milliseconds(900)))] }) { server in
+            var client = LiveTestServerTests.client(server, security: .plaintext, credentials: nil)
+            client.timeouts.dataInitiation = .milliseconds(300)
+            client.timeouts.dataTermination = .seconds(30)
+            let connection = try await SMTPConnection.connect(client)
+            let result = try await connection.send(Self.envelope, message: [65])
+            #expect(result.reply.code == 250)
+            #expect(result.refused.isEmpty)
+        }
+    }
+
+    @Test func aShorterWaitAfterALongOneStillEndsOnTime() async throws {
+        // The final dot's wait outlives the short timer and moves it a minute on; the NOOP's short
+        // wait that follows must bring it forward.
+        try await Self.withServer({
+            $0.faults = [Fault(.endOfData, .delay(.milliseconds(600)), times: 1), Fault(.command("NOOP"), .silence)]
+        }) { server in
+            var client = LiveTestServerTests.client(server, security: .plaintext, credentials: nil)
+            client.timeouts = .uniform(.seconds(60))
+            client.timeouts.command = .milliseconds(300)
+            let connection = try await SMTPConnection.connect(client)
+            let result = try await connection.send(Self.envelope, message: [65])
+            #expect(result.reply.code == 250)
+            let started = ContinuousClock.now
+            let error = await Self.expectError("smtp.timeout") { try await connection.noop() }
+            #expect(error?.classification == .timeout)
+            #expect(ContinuousClock.now - started < .seconds(30), "the NOOP's 300 ms wait, not the final dot's 60 s")
+        }
+    }
+
     @Test func startTLSNotAdvertisedStopsBeforeAuth() async throws {
         try await Self.withServer({
             $0.offerStartTLS = false

@@ -46,7 +46,14 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     private var follower: Delivery?
     /// Requests made while the session was busy, in order.
     private var queue = CircularBuffer<Pending>()
-    private var timeout: Scheduled<Void>?
+    /// When the reply awaited now is late, and the length of that wait (for the error); nil when
+    /// no reply is awaited.
+    private var deadline: (at: NIODeadline, seconds: Int64)?
+    /// The one timer, and when it fires. It is moved only when a deadline comes sooner than
+    /// it: each reply sets a new deadline, and moving the timer every time (a cancel and a new
+    /// scheduled task) was a few percent of a delivery's CPU. A timer that fires early sets
+    /// itself again for the deadline.
+    private var timer: (task: Scheduled<Void>, firesAt: NIODeadline)?
     private var context: ChannelHandlerContext?
 
     init(
@@ -72,6 +79,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        stopTimer()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -274,7 +282,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             if case .noop(let promise) = pending { promise.succeed() }
             finishCurrent(context: context)
         case .close(let error):
-            cancelTimeout()
+            stopTimer()
             // Marked closed before the promises fail, so a caller never sees a failed session as usable.
             open.withLockedValue { $0 = false }
             context.close(promise: nil)
@@ -339,24 +347,42 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
     // MARK: Timeouts and errors
 
     private func armTimeout(_ duration: Duration, context: ChannelHandlerContext) {
-        cancelTimeout()
-        let seconds = duration.components.seconds
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(duration)) { [weak self] in
+        let at = NIODeadline.now() + TimeAmount(duration)
+        deadline = (at, duration.components.seconds)
+        if let timer, timer.firesAt <= at { return }
+        timer?.task.cancel()
+        setTimer(at, context: context)
+    }
+
+    private func setTimer(_ firesAt: NIODeadline, context: ChannelHandlerContext) {
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: firesAt) { [weak self] in
             guard let self, let context = self.context else { return }
-            self.timeout = nil
+            self.timer = nil
+            guard let deadline = self.deadline else { return }
+            guard NIODeadline.now() >= deadline.at else { return self.setTimer(deadline.at, context: context) }
+            self.deadline = nil
             let phase = self.machine.phase
             self.run(
                 self.machine.errorOccurred(
                     SMTPError(
                         code: "smtp.timeout", classification: .timeout, phase: phase,
-                        message: "no reply during \(phase.rawValue.uppercased()) within \(seconds) s")),
+                        message: "no reply during \(phase.rawValue.uppercased()) within \(deadline.seconds) s")),
                 context: context)
         }
+        timer = (task, firesAt)
     }
 
+    /// No reply is awaited any more. The timer is left to fire and find nothing due, unless the
+    /// connection is going away.
     private func cancelTimeout() {
-        timeout?.cancel()
-        timeout = nil
+        deadline = nil
+    }
+
+    /// No reply will be awaited again: the connection is closing.
+    private func stopTimer() {
+        deadline = nil
+        timer?.task.cancel()
+        timer = nil
     }
 
     /// Turns transport and TLS errors into `SMTPError`s with a diagnosis where one is known.
