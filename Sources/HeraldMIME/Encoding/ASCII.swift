@@ -53,7 +53,12 @@ enum ASCII {
 extension StringProtocol {
     /// Whether the text can stand in one header line: no CR, LF or NUL, which would let a value
     /// end its header and start another.
-    public var isHeaderSafe: Bool { !utf8.contains(where: ASCII.isLineBreakOrNUL) }
+    ///
+    /// Inlinable, so that each caller's string type is specialised: in generic form it went
+    /// through value witnesses for every byte (1.6% of a send request's CPU).
+    @inlinable public var isHeaderSafe: Bool {
+        !utf8.contains { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }
+    }
 
     /// Refuses CR, LF and NUL (see `isHeaderSafe`).
     func checkHeaderSafe(field: String) throws(MIMEError) {
