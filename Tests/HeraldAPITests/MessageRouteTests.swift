@@ -26,6 +26,39 @@ import Testing
         }
     }
 
+    @Test func theFromHeaderFollowsTheAccountsAsTheyChange() async throws {
+        try await APIHarness.withAPI { api, store in
+            #expect(try await api.call(.post, "/api/v1/templates", body: APIHarness.template).status == .created)
+            let tagged = APIHarness.seed.replacingOccurrences(of: #""to":"#, with: #""tags": ["vip"], "to":"#)
+            func from(_ body: String) async throws -> String {
+                let answer = try await api.call(.post, "/api/v1/messages/email/send", body: body)
+                let id = try #require(answer.data["message_id"] as? Int, "\(answer.text)")
+                return try #require(try await store.message(id: Int64(id))).from
+            }
+            func account(_ name: String, _ extra: String = "") -> String {
+                #"{"name": "\#(name)", "email": "\#(name)@example.com", "smtp_host": "smtp.example.com", "smtp_port": 587\#(extra)}"#
+            }
+            #expect(try await from(APIHarness.seed) == "Herald sandbox <sandbox@herald.localhost>")
+
+            let main = try await api.call(.post, "/api/v1/accounts", body: account("main"))
+            let mainID = try #require(main.data["id"] as? Int, "\(main.text)")
+            #expect(try await from(APIHarness.seed) == "main@example.com")
+            #expect(try await from(tagged) == "main@example.com")
+
+            let vip = try await api.call(
+                .post, "/api/v1/accounts", body: account("vip", #", "routing": {"tags": ["vip"], "from_domains": []}"#))
+            #expect(vip.status == .created, "\(vip.text)")
+            #expect(try await from(tagged) == "vip@example.com", "an account whose rules match comes first")
+            #expect(try await from(APIHarness.seed) == "main@example.com", "a message without the tag is routed apart")
+
+            let moved = try await api.call(
+                .put, "/api/v1/accounts/\(mainID)",
+                body: #"{"name": "main", "email": "moved@example.com", "smtp_host": "smtp.example.com"}"#)
+            #expect(moved.status == .ok, "\(moved.text)")
+            #expect(try await from(APIHarness.seed) == "moved@example.com", "a change through the API is seen at once")
+        }
+    }
+
     @Test func badInputIsAClear4xxAndChangesNothing() async throws {
         try await APIHarness.withAPI { api, store in
             _ = try await api.call(.post, "/api/v1/templates", body: APIHarness.template)

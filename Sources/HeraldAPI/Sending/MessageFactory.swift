@@ -125,7 +125,7 @@ public struct MessageFactory: Sendable {
             }
             account = named
         } else if request.from == nil {
-            account = Self.likelyAccount(try await catalog.accounts(), tags: tags)
+            account = try await catalog.likelyAccount(tags: tags)
         }
         let from: Mailbox
         if let text = request.from {
