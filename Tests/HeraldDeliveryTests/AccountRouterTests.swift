@@ -1,7 +1,8 @@
 import Foundation
-import HeraldDelivery
 import HeraldStore
 import Testing
+
+@testable import HeraldDelivery
 
 @Suite struct AccountRouterTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -120,5 +121,18 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+}
+
+@Suite struct SenderAddressesTests {
+    @Test func eachHeaderIsReadOnceAndAnswersAsAParseWould() {
+        let senders = SenderAddresses(limit: 3)
+        let headers = ["Herald <noreply@example.com>", "=?UTF-8?B?57O757uf?= <Notice@QQ.com>", "plain@example.com", "not a mailbox"]
+        for _ in 0..<2 {
+            for header in headers { #expect(senders.address(in: header) == SenderAddresses.parse(header)) }
+        }
+        #expect(senders.address(in: "Herald <noreply@example.com>") == "noreply@example.com")
+        #expect(senders.address(in: "not a mailbox") == nil)
+        #expect(senders.count <= 3, "past its limit the memory starts over")
     }
 }

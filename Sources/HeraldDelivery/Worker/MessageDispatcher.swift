@@ -16,6 +16,7 @@ struct MessageDispatcher: Sendable {
     /// Whether the worker is stopping: a message not yet handed to a channel is then released.
     let isStopping: @Sendable () -> Bool
     let logger: Logger
+    let senders = SenderAddresses()
 
     private var router: AccountRouter { AccountRouter(breaker: configuration.breaker) }
     private var breaker: CircuitBreaker { configuration.breaker }
@@ -39,7 +40,8 @@ struct MessageDispatcher: Sendable {
     private func deliver(_ claimed: ClaimedMessage, suppressions: [String: String]?, logger: Logger) async throws {
         if isStopping() { return try await releaseUnsent(claimed, logger: logger) }
         let message = claimed.message
-        let plan = router.plan(RoutingRequest(message), accounts: try await directory.current(), now: Date(), random: random)
+        let plan = router.plan(
+            RoutingRequest(message, senders: senders), accounts: try await directory.current(), now: Date(), random: random)
         if let refusal = plan.refusal {
             try await settle(claimed, .failed, error: refusal, account: nil, recipients: [], logger: logger)
             return
