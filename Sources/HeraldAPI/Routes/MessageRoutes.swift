@@ -20,7 +20,7 @@ struct MessageRoutes {
 
     @Sendable func send(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         var request = request
-        let (body, bytes) = try await request.json(SendRequest.self, context: context)
+        let (body, bytes) = try await request.sendRequest(context: context)
         let key = request.headers[.idempotencyKey]
         if let key, key.isEmpty || key.count > 255 {
             throw APIError.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 characters")])

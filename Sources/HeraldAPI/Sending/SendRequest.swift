@@ -2,7 +2,7 @@ import Foundation
 
 /// `POST /api/v1/messages/email/send`: the original system's body (`to`, `template_code`,
 /// `template_variables`) and everything Herald adds. Unknown fields are ignored, as before.
-public struct SendRequest: Sendable, Decodable {
+public struct SendRequest: Sendable, Hashable, Decodable {
     public var to: AddressList
     public var cc: AddressList?
     public var bcc: AddressList?
