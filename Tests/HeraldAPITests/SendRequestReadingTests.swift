@@ -71,46 +71,32 @@ import Testing
         #expect(SendRequest.read(body) == nil)
     }
 
-    /// Every body the reader accepts, among thousands of small corruptions of plain ones, reads
+    /// Every body the reader accepts, among all the corruptions of plain ones by one byte (each
+    /// byte deleted, or replaced by or preceded by one of the bytes JSON's syntax turns on), reads
     /// as `JSONDecoder` reads it.
-    @Test func mutatedBodiesReadAsJSONDecoderReadsThemOrNotAtAll() {
-        var random = SplitMix64(seed: 20_261_128)
-        let alphabet = Array(#"{}[]":,\ -+.eE0123456789truefalsnlx@"#.utf8) + [0x09, 0x0A, 0xC3, 0xA9, 0x80, 0x00, 0x1F]
+    @Test func corruptedBodiesReadAsJSONDecoderReadsThemOrNotAtAll() {
+        let alphabet = Array(#"{}[]":,\-.e0x"#.utf8) + [0x09, 0xC3, 0x80, 0x00]
         var accepted = 0
         for base in Self.accepted.map({ Array($0.utf8) }) {
-            for _ in 0..<500 {
-                var body = base
-                for _ in 0..<Int(random.next() % 3 + 1) {
-                    let position = Int(random.next() % UInt64(body.count + 1))
-                    let byte = alphabet[Int(random.next() % UInt64(alphabet.count))]
-                    switch random.next() % 3 {
-                    case 0 where position < body.count: body.remove(at: position)
-                    case 1 where position < body.count: body[position] = byte
-                    default: body.insert(byte, at: position)
-                    }
+            var corruptions: [[UInt8]] = []
+            for position in base.indices {
+                var deleted = base
+                deleted.remove(at: position)
+                corruptions.append(deleted)
+                for byte in alphabet {
+                    var replaced = base
+                    replaced[position] = byte
+                    var inserted = base
+                    inserted.insert(byte, at: position)
+                    corruptions += [replaced, inserted]
                 }
+            }
+            for body in corruptions {
                 guard let read = SendRequest.read(body) else { continue }
                 accepted += 1
                 #expect(read == Self.decoded(body), "\(String(decoding: body, as: UTF8.self))")
             }
         }
-        #expect(accepted > 100, "the corruptions should leave many bodies readable")
-    }
-}
-
-/// A small deterministic generator (Steele, Lea and Flood's SplitMix64).
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        #expect(accepted > 1_000, "many corruptions leave a readable body (inside a string, say)")
     }
 }
