@@ -24,13 +24,14 @@ extension SendRequest {
         }
         guard let cc = optional("cc", AddressList.init), let bcc = optional("bcc", AddressList.init),
             let replyTo = optional("reply_to", AddressList.init), let templateCode = optional("template_code", \.string),
-            let templateVariables = optional("template_variables", \.jsonObject), let locale = optional("locale", \.string),
+            let templateVariables = optional("template_variables", { $0.fields(\.jsonValue) }), let locale = optional("locale", \.string),
             let subject = optional("subject", \.string), let text = optional("text", \.string), let html = optional("html", \.string),
             let from = optional("from", \.string), let fromAccount = optional("from_account", \.string),
-            let headers = optional("headers", \.stringMap), let attachments = optional("attachments", { $0.list(AttachmentInput.init) }),
+            let headers = optional("headers", { $0.fields(\.string) }),
+            let attachments = optional("attachments", { $0.list(AttachmentInput.init) }),
             let priority = optional("priority", \.integer), let sendAt = optional("send_at", \.string),
             let expiresAt = optional("expires_at", \.string), let maxAttempts = optional("max_attempts", \.integer),
-            let tags = optional("tags", { $0.list(\.string) }), let metadata = optional("metadata", \.stringMap)
+            let tags = optional("tags", { $0.list(\.string) }), let metadata = optional("metadata", { $0.fields(\.string) })
         else { return nil }
         (self.cc, self.bcc, self.replyTo, self.templateCode, self.templateVariables) = (cc, bcc, replyTo, templateCode, templateVariables)
         (self.locale, self.subject, self.text, self.html, self.from, self.fromAccount) = (locale, subject, text, html, from, fromAccount)
@@ -65,16 +66,6 @@ extension AttachmentInput {
 }
 
 extension JSONReader.Node {
-    var jsonObject: [String: JSONValue]? {
-        guard case .object(let fields) = self else { return nil }
-        var result: [String: JSONValue] = [:]
-        for (key, node) in fields {
-            guard let value = node.jsonValue else { return nil }
-            result[key] = value
-        }
-        return result
-    }
-
     var jsonValue: JSONValue? {
         switch self {
         case .null: return .null
@@ -84,7 +75,7 @@ extension JSONReader.Node {
             return .number(value)
         case .string(let value): return .string(value)
         case .array: return list(\.jsonValue).map(JSONValue.array)
-        case .object: return jsonObject.map(JSONValue.object)
+        case .object: return fields(\.jsonValue).map(JSONValue.object)
         }
     }
 }

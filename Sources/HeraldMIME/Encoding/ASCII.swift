@@ -29,7 +29,6 @@ enum ASCII {
     }
 
     /// True for CR, LF and NUL: the bytes that could end a header line or truncate it.
-    static func isLineBreakOrNUL(_ byte: UInt8) -> Bool { byte == cr || byte == lf || byte == 0 }
 
     /// `"text"` with backslash and double quote escaped (RFC 5322 `quoted-string`).
     static func quoted(_ text: some Sequence<UInt8>, prefix: [UInt8] = []) -> [UInt8] {

@@ -59,7 +59,7 @@ extension QueueWriter {
             return Self.settleBinds(settlement) + [
                 .text(Self.outcome(settlement).rawValue), SQLValue(report.startedAt), SQLValue(report.errorClass),
                 SQLValue(report.errorCode), SQLValue(report.errorMessage), SQLValue(report.smtpCode), SQLValue(report.enhancedCode),
-                .text(Self.encode(report.recipients)),
+                .text(JSONText.encode(report.recipients)),
                 .text(JSONText.encode(["error_code": report.errorCode ?? "", "error_class": report.errorClass ?? ""])),
             ]
         }

@@ -324,7 +324,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             attempts += [
                 .integer(record.id), .integer(Int64(record.attempts)), .text(outcome.rawValue), SQLValue(report.accountID),
                 SQLValue(report.startedAt), SQLValue(report.errorClass), SQLValue(report.errorCode), SQLValue(report.errorMessage),
-                SQLValue(report.smtpCode), SQLValue(report.enhancedCode), SQLValue(report.reply), .text(Self.encode(report.recipients)),
+                SQLValue(report.smtpCode), SQLValue(report.enhancedCode), SQLValue(report.reply), .text(JSONText.encode(report.recipients)),
             ]
             if record.status == .failed {
                 events += [
@@ -344,8 +344,6 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             return .failure(Self.leaseLost(settlement.lease.messageID))
         }
     }
-
-    static func encode(_ recipients: [RecipientOutcome]) -> String { JSONText.encode(recipients) }
 }
 
 extension Array {

@@ -32,12 +32,15 @@ public struct JSONReader {
             return result
         }
 
-        public var stringMap: [String: String]? {
-            guard case .object(let fields) = self else { return nil }
-            var result: [String: String] = [:]
-            for (key, node) in fields {
-                guard let value = node.string else { return nil }
-                result[key] = value
+        /// An object's fields, each converted by `value`; nil when this is not an object or a
+        /// field does not convert.
+        public func fields<T>(_ value: (Node) -> T?) -> [String: T]? {
+            guard case .object(let nodes) = self else { return nil }
+            var result: [String: T] = [:]
+            result.reserveCapacity(nodes.count)
+            for (key, node) in nodes {
+                guard let converted = value(node) else { return nil }
+                result[key] = converted
             }
             return result
         }

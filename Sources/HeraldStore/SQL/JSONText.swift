@@ -60,7 +60,7 @@ enum JSONText {
     static func map(_ text: String?) -> [String: String] {
         guard let text else { return [:] }
         var reader = JSONReader(Array(text.utf8))
-        if let map = reader.document()?.stringMap { return map }
+        if let map = reader.document()?.fields(\.string) { return map }
         guard let data = text.data(using: .utf8) else { return [:] }
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: String] ?? [:]
     }

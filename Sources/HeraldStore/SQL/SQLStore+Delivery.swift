@@ -15,7 +15,7 @@ extension SQLStore {
         let binds: [SQLValue] = [
             SQLValue(report.accountID), SQLValue(report.startedAt), SQLValue(report.errorClass), SQLValue(report.errorCode),
             SQLValue(report.errorMessage), SQLValue(report.smtpCode), SQLValue(report.enhancedCode), SQLValue(report.reply),
-            .text(QueueWriter<Backend>.encode(report.recipients)), .integer(lease.messageID), .text(lease.token),
+            .text(JSONText.encode(report.recipients)), .integer(lease.messageID), .text(lease.token),
         ]
         if try await backend.writeStatement(sql, binds).isEmpty { throw QueueWriter<Backend>.leaseLost(lease.messageID) }
     }
