@@ -74,8 +74,16 @@ final class GroupCommitter<Item: Sendable, Output: Sendable>: Sendable {
                 if count > 0 && total > maxWeight { break }
                 count += 1
             }
-            let batch = Array(state.waiting.prefix(count))
-            state.waiting.removeFirst(count)
+            let batch: [Waiter]
+            if count == state.waiting.count {
+                // The usual case: everyone waiting fits; take the array instead of copying it.
+                batch = state.waiting
+                state.waiting = []
+                state.waiting.reserveCapacity(batch.count)
+            } else {
+                batch = Array(state.waiting.prefix(count))
+                state.waiting.removeFirst(count)
+            }
             state.batches += 1
             state.items += count
             return batch

@@ -11,34 +11,29 @@ import Foundation
 extension QueueWriter {
     /// Whether `commit(enqueues:)` may use the single statement for this batch: the dialect allows
     /// it and no message carries an idempotency key (those need a lookup first).
-    func canEnqueueInOneStatement(_ batch: [NewMessage]) -> Bool {
-        queries.dialect.writableCTEs && batch.count <= 1000 && batch.allSatisfy { $0.idempotency == nil }
+    func canEnqueueInOneStatement(_ batch: [PendingEnqueue]) -> Bool {
+        queries.dialect.writableCTEs && batch.count <= 1000 && batch.allSatisfy { $0.message.idempotency == nil }
     }
 
-    func enqueueInOneStatement(_ batch: [NewMessage]) async throws -> [Result<EnqueueResult, any Error>] {
-        var rows: [[SQLValue]] = []
-        rows.reserveCapacity(batch.count)
+    func enqueueInOneStatement(_ batch: [PendingEnqueue]) async throws -> [Result<EnqueueResult, any Error>] {
         var recipients: (uids: [String?], kinds: [String?], addresses: [String?]) = ([], [], [])
         var tags: (uids: [String?], tags: [String?]) = ([], [])
         var positionByUID: [String: Int] = [:]
+        positionByUID.reserveCapacity(batch.count)
         for (position, message) in batch.enumerated() {
-            let uid = RowTag.next()
-            positionByUID[uid] = position
-            rows.append(Self.insertBinds(message, uid: uid))
-            for (kind, addresses) in [("to", message.to), ("cc", message.cc), ("bcc", message.bcc)] {
-                for address in addresses {
-                    recipients.uids.append(uid)
-                    recipients.kinds.append(kind)
-                    recipients.addresses.append(address.lowercased())
-                }
+            positionByUID[message.uid] = position
+            for recipient in message.recipients {
+                recipients.uids.append(message.uid)
+                recipients.kinds.append(recipient.kind)
+                recipients.addresses.append(recipient.address)
             }
-            for tag in Set(message.tags) {
-                tags.uids.append(uid)
+            for tag in message.tags {
+                tags.uids.append(message.uid)
                 tags.tags.append(tag)
             }
         }
         let binds =
-            try SQLArray.columns(of: rows, kinds: BatchColumns.messageKinds)
+            try SQLArray.columns(of: batch.map(\.row), kinds: BatchColumns.messageKinds)
             + [
                 .array(.texts(recipients.uids)), .array(.texts(recipients.kinds)), .array(.texts(recipients.addresses)),
                 .array(.texts(tags.uids)), .array(.texts(tags.tags)),
@@ -48,7 +43,7 @@ extension QueueWriter {
             repeating: .failure(StoreError(.database, "the database did not return every inserted message")), count: batch.count)
         for row in inserted {
             guard let position = positionByUID[try row.text("uid")] else { continue }
-            results[position] = .success(.created(try Self.record(batch[position], row: row)))
+            results[position] = .success(.created(try Self.record(batch[position].message, row: row)))
         }
         return results
     }
@@ -78,7 +73,7 @@ extension QueueWriter {
 
 /// The kinds of a batch's columns, for `SQLArray.columns(of:kinds:)`.
 enum BatchColumns {
-    /// The kinds of the 21 columns of `insertBinds`, in order.
+    /// The kinds of the 21 columns of `PendingEnqueue.row`, in order.
     static let messageKinds: [SQLArray.Kind] = [
         .text, .text, .integer, .text, .text, .text, .text, .text, .text, .text, .text, .text, .blob, .text, .text, .integer,
         .integer, .integer, .integer, .text, .text,

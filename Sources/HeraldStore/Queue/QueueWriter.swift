@@ -9,13 +9,13 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
 
     /// Commits the batch together; if that fails and the batch has several members, commits each
     /// alone, so that one bad message cannot fail the others.
-    func commit(enqueues batch: [NewMessage]) async -> [Result<EnqueueResult, any Error>] {
+    func commit(enqueues batch: [PendingEnqueue]) async -> [Result<EnqueueResult, any Error>] {
         let results = await commitEach(batch)
         if results.contains(where: { if case .success(.created) = $0 { true } else { false } }) { backend.workArrived() }
         return results
     }
 
-    private func commitEach(_ batch: [NewMessage]) async -> [Result<EnqueueResult, any Error>] {
+    private func commitEach(_ batch: [PendingEnqueue]) async -> [Result<EnqueueResult, any Error>] {
         do {
             if canEnqueueInOneStatement(batch) { return try await enqueueInOneStatement(batch) }
             return try await backend.write { try await insert(batch, on: $0) }
@@ -53,19 +53,6 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             }
             return result
         }
-    }
-
-    /// The 21 values of one message row in `Queries.insertMessageRow`.
-    static func insertBinds(_ message: NewMessage, uid: String) -> [SQLValue] {
-        [
-            .text(uid), SQLValue(message.requestID), SQLValue(message.apiKeyID), SQLValue(message.idempotency?.key),
-            .text(message.channel), .text(message.from), .text(JSONText.encode(message.to)),
-            .text(JSONText.encode(message.cc)), .text(JSONText.encode(message.bcc)), SQLValue(message.subject),
-            SQLValue(message.templateCode), SQLValue(message.templateVariables), .blob(message.mime),
-            SQLValue(message.messageIDHeader), SQLValue(message.fromAccount), .integer(Int64(message.priority)),
-            SQLValue(message.sendAt), SQLValue(message.expiresAt), .integer(Int64(message.maxAttempts)),
-            .text(JSONText.encode(message.tags)), .text(JSONText.encode(message.metadata)),
-        ]
     }
 
     /// The record of a message just inserted: what was given plus what the database decided (id,
@@ -125,16 +112,16 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
         var key: String
     }
 
-    private func insert(_ batch: [NewMessage], on connection: any SQLConnection) async throws -> [Result<EnqueueResult, any Error>] {
+    private func insert(_ batch: [PendingEnqueue], on connection: any SQLConnection) async throws -> [Result<EnqueueResult, any Error>] {
         var results = [Result<EnqueueResult, any Error>?](repeating: nil, count: batch.count)
         // Idempotency keys already stored decide some members before anything is inserted.
         var firstInBatch: [IdempotencyScope: Int] = [:]
         var followers: [Int: Int] = [:]  // a later member with the same key -> the first one
-        let keyed = batch.indices.compactMap { index in batch[index].idempotency.map { (index, $0) } }
+        let keyed = batch.indices.compactMap { index in batch[index].message.idempotency.map { (index, $0) } }
         if !keyed.isEmpty {
             let known = try await storedKeys(Set(keyed.map(\.1.key)), on: connection)
             for (index, idempotency) in keyed {
-                let scope = IdempotencyScope(scope: batch[index].apiKeyID ?? 0, key: idempotency.key)
+                let scope = IdempotencyScope(scope: batch[index].message.apiKeyID ?? 0, key: idempotency.key)
                 if let stored = known[scope] {
                     results[index] = try await resolve(idempotency, against: stored, on: connection)
                 } else if let first = firstInBatch[scope] {
@@ -145,19 +132,18 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             }
         }
         let toInsert = batch.indices.filter { results[$0] == nil && followers[$0] == nil }
-        var inserted: [Int: MessageRecord] = [:]
+        // The record of each member inserted, by its place in the batch.
+        var inserted = [MessageRecord?](repeating: nil, count: batch.count)
         let chunkSize = 400
         for start in stride(from: 0, to: toInsert.count, by: chunkSize) {
             let chunk = Array(toInsert[start..<min(start + chunkSize, toInsert.count)])
-            for (index, record) in try await insertMessages(chunk.map { batch[$0] }, indices: chunk, on: connection) {
-                inserted[index] = record
-            }
+            try await insertMessages(of: batch, chunk, into: &inserted, on: connection)
         }
-        try await insertRecipientsAndTags(inserted.map { (batch[$0.key], $0.value.id) }, on: connection)
+        try await insertRecipientsAndTags(of: batch, inserted, on: connection)
         // Claim the idempotency keys. On PostgreSQL another process may have taken one since the
         // lookup above: then its message wins and ours is taken back, inside this transaction.
         for (scope, index) in firstInBatch {
-            guard let record = inserted[index], let idempotency = batch[index].idempotency else { continue }
+            guard let record = inserted[index], let idempotency = batch[index].message.idempotency else { continue }
             let claimed = try await connection.query(
                 queries.dialect.render(
                     """
@@ -166,7 +152,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
                     """),
                 [.integer(scope.scope), .text(scope.key), .text(idempotency.requestHash), .integer(record.id)])
             if claimed.isEmpty {
-                try await removeMessage(record.id, batch[index], on: connection)
+                try await removeMessage(record.id, batch[index].message, on: connection)
                 inserted[index] = nil
                 let stored = try await storedKeys([scope.key], on: connection)[scope]
                 results[index] = try await resolve(idempotency, against: stored, on: connection)
@@ -174,9 +160,12 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
                 results[index] = .success(.created(record))
             }
         }
-        for (index, record) in inserted where results[index] == nil { results[index] = .success(.created(record)) }
+        for (index, record) in inserted.enumerated() where results[index] == nil {
+            if let record { results[index] = .success(.created(record)) }
+        }
         for (index, first) in followers {
-            results[index] = followerResult(batch[index].idempotency, first: batch[first].idempotency, firstResult: results[first])
+            results[index] = followerResult(
+                batch[index].message.idempotency, first: batch[first].message.idempotency, firstResult: results[first])
         }
         return results.map { $0 ?? .failure(StoreError(.database, "a message was left without a result")) }
     }
@@ -239,40 +228,59 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
             .idempotencyConflict, "this Idempotency-Key was already used with a different request; use a new key for a new request")
     }
 
+    /// Inserts the members of `batch` at `indices` and sets their records in `inserted`.
     private func insertMessages(
-        _ messages: [NewMessage], indices: [Int], on connection: any SQLConnection
-    ) async throws -> [Int: MessageRecord] {
-        let sql = queries.insertMessages.with(Queries.repeated(queries.insertMessageRow, messages.count))
+        of batch: [PendingEnqueue], _ indices: [Int], into inserted: inout [MessageRecord?], on connection: any SQLConnection
+    ) async throws {
+        let sql = queries.insertMessages.with(Queries.repeated(queries.insertMessageRow, indices.count))
         var binds: [SQLValue] = []
-        binds.reserveCapacity(messages.count * 21)
-        var indexByUID: [String: (index: Int, position: Int)] = [:]
-        for (position, (message, index)) in zip(messages, indices).enumerated() {
-            let uid = RowTag.next()
-            indexByUID[uid] = (index, position)
-            binds += Self.insertBinds(message, uid: uid)
+        binds.reserveCapacity(indices.count * 21)
+        var indexByUID: [String: Int] = [:]
+        indexByUID.reserveCapacity(indices.count)
+        for index in indices {
+            indexByUID[batch[index].uid] = index
+            binds += batch[index].row
         }
-        let rows = try await connection.query(sql, binds)
+        let rows: [SQLRow]
+        if queries.dialect.cheapReturning {
+            rows = try await connection.query(sql, binds)
+        } else {
+            // The write transaction is the only one, and AUTOINCREMENT numbers only upwards: the
+            // rows above the mark are this insert's.
+            let mark = try await connection.query(queries.messagesMark, []).first?.int("seq") ?? 0
+            try await connection.query(sql, binds)
+            rows = try await connection.query(queries.messagesAboveMark, [.integer(mark)])
+        }
         // The record is built from what was inserted plus what the database decided; decoding the
         // whole row back would cost more than the insert.
-        var records: [Int: MessageRecord] = [:]
+        var found = 0
         for row in rows {
-            guard let (index, position) = indexByUID[try row.text("uid")] else { continue }
-            let message = messages[position]
-            records[index] = try Self.record(message, row: row)
+            guard let index = indexByUID[try row.text("uid")] else { continue }
+            inserted[index] = try Self.record(batch[index].message, row: row)
+            found += 1
         }
-        guard records.count == messages.count else { throw StoreError(.database, "the database did not return every inserted message") }
-        return records
+        guard found == indices.count else { throw StoreError(.database, "the database did not return every inserted message") }
     }
 
-    /// Index rows for filtering by recipient and tag.
-    private func insertRecipientsAndTags(_ messages: [(NewMessage, Int64)], on connection: any SQLConnection) async throws {
+    /// Index rows for filtering by recipient and tag, for the members of `batch` inserted.
+    private func insertRecipientsAndTags(
+        of batch: [PendingEnqueue], _ inserted: [MessageRecord?], on connection: any SQLConnection
+    ) async throws {
         var recipients: [SQLValue] = []
         var tags: [SQLValue] = []
-        for (message, id) in messages {
-            for (kind, addresses) in [("to", message.to), ("cc", message.cc), ("bcc", message.bcc)] {
-                for address in addresses { recipients += [.integer(id), .text(kind), .text(address.lowercased())] }
+        recipients.reserveCapacity(batch.count * 3)
+        tags.reserveCapacity(batch.count * 2)
+        for (message, record) in zip(batch, inserted) {
+            guard let id = record?.id else { continue }
+            for recipient in message.recipients {
+                recipients.append(.integer(id))
+                recipients.append(.text(recipient.kind))
+                recipients.append(.text(recipient.address))
             }
-            for tag in Set(message.tags) { tags += [.integer(id), .text(tag)] }
+            for tag in message.tags {
+                tags.append(.integer(id))
+                tags.append(.text(tag))
+            }
         }
         for chunk in recipients.chunked(by: 3 * 3000) {
             try await connection.query(
@@ -349,6 +357,7 @@ struct QueueWriter<Backend: SQLBackend>: Sendable {
 extension Array {
     /// Consecutive slices of at most `size` elements.
     func chunked(by size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+        if count <= size { return isEmpty ? [] : [self] }
+        return stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

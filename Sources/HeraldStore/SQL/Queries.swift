@@ -29,6 +29,10 @@ struct Queries: Sendable {
     // Batch statements, filled with one row per message.
     let insertMessages: SQLTemplate
     let insertMessageRow: String
+    /// Where RETURNING is not cheap (`SQLDialect.cheapReturning`), the rows an insert made are read
+    /// back afterwards: those numbered above the table's AUTOINCREMENT mark from before it.
+    let messagesMark = "SELECT seq FROM sqlite_sequence WHERE name = 'messages'"
+    let messagesAboveMark = "SELECT \(insertedColumns) FROM messages WHERE id > ?"
     let settle: SQLTemplate
     let settleRow =
         "(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))"
@@ -62,8 +66,9 @@ struct Queries: Sendable {
             v.priority, v.send_at, v.expires_at, 0, v.max_attempts, COALESCE(v.send_at, n.now), v.tags, v.metadata,
             n.now, n.now
         FROM v, n
-        RETURNING uid, id, status, next_attempt_at, created_at
         """
+    /// What an enqueue needs back of each inserted row; the rest it already has.
+    static let insertedColumns = "uid, id, status, next_attempt_at, created_at"
     /// The settlements `c` applied to the messages whose lease they hold; returns the new rows.
     static let settleFromSources = """
         UPDATE messages SET status = c.new_status, attempts = messages.attempts + 1,
@@ -88,7 +93,9 @@ struct Queries: Sendable {
     init(dialect: SQLDialect) {
         self.dialect = dialect
         // The database's clock is read once per statement (n), not four times per row.
-        insertMessages = SQLTemplate(Self.insertSources + "\n" + Self.insertFromSources, dialect: dialect)
+        insertMessages = SQLTemplate(
+            Self.insertSources + "\n" + Self.insertFromSources + (dialect.cheapReturning ? "\nRETURNING \(Self.insertedColumns)" : ""),
+            dialect: dialect)
         // PostgreSQL needs a type for parameters that may be NULL in a VALUES list.
         insertMessageRow = "(?, ?, CAST(? AS BIGINT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ?)"
         settle = SQLTemplate("WITH " + Self.settleSources + "\n" + Self.settleFromSources, dialect: dialect)
@@ -97,7 +104,7 @@ struct Queries: Sendable {
             """
             WITH n (now) AS (SELECT {now}),
             \(Self.insertSourceColumns) AS (SELECT * FROM unnest(\(Self.placeholders(21)))),
-            m AS (\(Self.insertFromSources)),
+            m AS (\(Self.insertFromSources) RETURNING \(Self.insertedColumns)),
             r AS (
                 INSERT INTO message_recipients (address, message_id, kind)
                 SELECT x.address, m.id, x.kind FROM m JOIN unnest(?, ?, ?) AS x (uid, kind, address) ON x.uid = m.uid

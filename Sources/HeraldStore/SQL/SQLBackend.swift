@@ -53,6 +53,10 @@ public struct SQLDialect: Sendable {
     var forUpdate: String
     /// Whether a CTE may insert or update (PostgreSQL), so that a batch can be one statement.
     var writableCTEs: Bool
+    /// Whether an INSERT's RETURNING costs little more than the INSERT. SQLite gathers the rows
+    /// in a temporary table first: RETURNING was a fifth of a batch insert's time there. Its
+    /// single writer lets `QueueWriter` find the new rows by their numbers instead.
+    var cheapReturning: Bool
     /// Whether `{index:NAME}` becomes `INDEXED BY NAME`. SQLite's planner, without statistics,
     /// may prefer a broad index and sort the whole queue; naming the partial index keeps a claim
     /// proportional to its batch (and fails loudly if the index could not serve it).
@@ -69,6 +73,7 @@ public struct SQLDialect: Sendable {
         skipLocked: "",
         forUpdate: "",
         writableCTEs: false,
+        cheapReturning: false,
         namesIndexes: true,
         migrationLock: []  // BEGIN IMMEDIATE already holds the one write lock.
     )
@@ -81,6 +86,7 @@ public struct SQLDialect: Sendable {
         skipLocked: " FOR UPDATE SKIP LOCKED",
         forUpdate: " FOR UPDATE",
         writableCTEs: true,
+        cheapReturning: true,
         namesIndexes: false,
         migrationLock: ["SELECT pg_advisory_xact_lock(7261057)"]  // any constant shared by Herald's processes
     )

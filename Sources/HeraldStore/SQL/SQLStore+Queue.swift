@@ -2,7 +2,7 @@ import Foundation
 
 extension SQLStore {
     public func enqueue(_ message: NewMessage) async throws -> EnqueueResult {
-        try await enqueues.submit(message)
+        try await enqueues.submit(PendingEnqueue(message))
     }
 
     public func settle(_ settlement: Settlement) async throws -> MessageRecord {

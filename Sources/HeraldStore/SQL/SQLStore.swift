@@ -31,7 +31,7 @@ public final class SQLStore<Backend: SQLBackend>: Store {
     let options: StoreOptions
     let logger: Logger
     let queries: Queries
-    let enqueues: ParallelGroupCommitter<NewMessage, EnqueueResult>
+    let enqueues: ParallelGroupCommitter<PendingEnqueue, EnqueueResult>
     let settlements: ParallelGroupCommitter<Settlement, MessageRecord>
 
     /// A store over `backend`, sealing account secrets with `secretKey`.
@@ -45,7 +45,7 @@ public final class SQLStore<Backend: SQLBackend>: Store {
         let writer = QueueWriter(backend: backend, queries: queries, options: options)
         let lanes = backend.parallelCommits
         self.enqueues = ParallelGroupCommitter(
-            lanes: lanes, maxBatch: options.maxBatch, maxWeight: options.maxBatchBytes, weight: { $0.mime.count }
+            lanes: lanes, maxBatch: options.maxBatch, maxWeight: options.maxBatchBytes, weight: { $0.message.mime.count }
         ) { await writer.commit(enqueues: $0) }
         self.settlements = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch) { await writer.commit(settlements: $0) }
     }
