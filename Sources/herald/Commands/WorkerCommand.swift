@@ -69,7 +69,12 @@ struct WorkerOptions: ParsableArguments {
             Delete finished messages (success, failed, cancelled) created longer ago than this, hourly: days (30d) or \
             hours (72h), at least 48h (HERALD_RETENTION). Unset, nothing is deleted but by `herald prune`.
             """)
-    var retention = ProcessInfo.processInfo.environment["HERALD_RETENTION"].flatMap { $0.isEmpty ? nil : $0 }
+    var retention: String?
+    /// `--retention`, else HERALD_RETENTION (empty means unset). Read here rather than as the
+    /// option's default: ArgumentParser deprecates defaults for optional options.
+    var retentionSetting: String? {
+        retention ?? ProcessInfo.processInfo.environment["HERALD_RETENTION"].flatMap { $0.isEmpty ? nil : $0 }
+    }
     @Flag(
         help: """
             Put a recipient the server refused as not existing (5xx with enhanced status 5.1.x, such as 550 5.1.1) on \
@@ -111,7 +116,7 @@ struct WorkerOptions: ParsableArguments {
         smtp.pool.maxConnections = connectionsPerAccount
         smtp.pool.sendsPerConnection = sendsPerConnection
         let configuration = DeliveryConfiguration(
-            concurrency: concurrency, drainTimeout: .seconds(drainTimeout), retention: retention.flatMap(PruneCommand.age),
+            concurrency: concurrency, drainTimeout: .seconds(drainTimeout), retention: retentionSetting.flatMap(PruneCommand.age),
             suppressHardBounces: suppressHardBounces)
         let webhook = (alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]).flatMap { $0.isEmpty ? nil : $0 }
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
