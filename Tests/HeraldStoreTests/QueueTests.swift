@@ -309,6 +309,30 @@ struct QueueTests {
         }
     }
 
+    /// PostgreSQL: a statement that comes after the store was shut down (a late request while
+    /// `herald serve` stops) is refused as unavailable, and the log does not blame the server.
+    @Test func aStatementAfterShutdownIsRefusedWithoutBlamingTheServer() async throws {
+        try await withTestStore(.postgres) { _, database in
+            let lines = NIOLockedValueBox<[String]>([])
+            let logger = MemoryLogHandler.logger(lines)
+            let store = try await database.openStore(logger: logger)
+            let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [store], logger: logger))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await services.run() }
+                _ = try await store.appliedMigrations()
+                await services.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            await #expect {
+                _ = try await store.message(id: 1)
+            } throws: { error in
+                (error as? StoreError)?.code == .unavailable
+            }
+            let warnings = Self.warningsAndErrors(lines)
+            #expect(warnings.isEmpty, "\(warnings)")
+        }
+    }
+
     /// Stopped by cancellation (as `withRunningStore` and task groups stop it), a store logs no
     /// warning either: the pool's closing the listening connection can reach the listener just
     /// before its own cancellation does.

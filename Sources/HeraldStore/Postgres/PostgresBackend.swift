@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -75,6 +76,9 @@ public final class PostgresBackend: SQLBackend {
     private let signal = WorkSignal()
     /// Open once `run()` has started the connection pool; every statement waits for it.
     private let started = StartLatch()
+    /// Set once `run()` is stopping the pool: a statement failing after that failed because of
+    /// Herald's own shutdown, not the server's.
+    private let stopping = NIOLockedValueBox(false)
     private let notifications: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) =
         AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
 
@@ -109,6 +113,7 @@ public final class PostgresBackend: SQLBackend {
             } onGracefulShutdown: {
                 stop.finish()
             }
+            stopping.withLockedValue { $0 = true }
             group.cancelAll()
         }
     }
@@ -310,10 +315,19 @@ public final class PostgresBackend: SQLBackend {
             // that is the caller stopping, not the server failing.
             throw CancellationError()
         } catch {
+            if let shutDown = shutDownError(error) { throw shutDown }
             // The pool's own errors: no connection could be made (refused, timed out, circuit open).
             logger.error("PostgreSQL is unreachable", metadata: ["error": "\(String(reflecting: error))"])
             throw StoreError(.unavailable, "PostgreSQL could not be reached")
         }
+    }
+
+    /// The error for a statement that failed because the store is shutting down (the pool
+    /// refuses it, or closed its connection); nil while the store runs.
+    private func shutDownError(_ error: any Error) -> StoreError? {
+        guard stopping.withLockedValue({ $0 }) else { return nil }
+        logger.debug("a statement came after the store began shutting down", metadata: ["error": "\(String(reflecting: error))"])
+        return StoreError(.unavailable, "the store is shutting down")
     }
 
     private func map(_ error: PSQLError) -> any Error {
@@ -327,6 +341,7 @@ public final class PostgresBackend: SQLBackend {
             logger.error("PostgreSQL refused a statement", metadata: ["error": "\(String(reflecting: error))"])
             return StoreError(.database, "the database refused a statement (SQLSTATE \(state)); see the log")
         case nil:
+            if let shutDown = shutDownError(error) { return shutDown }
             logger.error("PostgreSQL is unreachable", metadata: ["error": "\(String(reflecting: error))"])
             return StoreError(.unavailable, "PostgreSQL could not be reached")
         }
