@@ -99,7 +99,7 @@ public struct MigratingService: Service {
 /// process until the pool gives up.
 func migrateUnlessShutDown(_ store: any Store) async throws -> Bool {
     do {
-        try await cancelWhenGracefulShutdown { try await store.migrate() }
+        _ = try await cancelWhenGracefulShutdown { try await store.migrate() }
         return true
     } catch  where Task.isShuttingDownGracefully {
         return false
