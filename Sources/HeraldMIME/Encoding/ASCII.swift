@@ -28,8 +28,6 @@ enum ASCII {
         (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
     }
 
-    /// True for CR, LF and NUL: the bytes that could end a header line or truncate it.
-
     /// `"text"` with backslash and double quote escaped (RFC 5322 `quoted-string`).
     static func quoted(_ text: some Sequence<UInt8>, prefix: [UInt8] = []) -> [UInt8] {
         var quoted = prefix

@@ -70,11 +70,6 @@ struct WorkerOptions: ParsableArguments {
             hours (72h), at least 48h (HERALD_RETENTION). Unset, nothing is deleted but by `herald prune`.
             """)
     var retention: String?
-    /// `--retention`, else HERALD_RETENTION (empty means unset). Read here rather than as the
-    /// option's default: ArgumentParser deprecates defaults for optional options.
-    var retentionSetting: String? {
-        retention ?? ProcessInfo.processInfo.environment["HERALD_RETENTION"].flatMap { $0.isEmpty ? nil : $0 }
-    }
     @Flag(
         help: """
             Put a recipient the server refused as not existing (5xx with enhanced status 5.1.x, such as 550 5.1.1) on \
@@ -93,6 +88,13 @@ struct WorkerOptions: ParsableArguments {
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout must be 0 or more seconds") }
         if let retention, let problem = Self.retentionProblem(retention) { throw ValidationError("--retention \(problem)") }
         if let alertWebhook, let problem = Self.webhookProblem(alertWebhook) { throw ValidationError("--alert-webhook \(problem)") }
+    }
+
+    /// An optional option's value, else the environment variable `name` (empty means unset). Read
+    /// here rather than as the option's default: ArgumentParser deprecates defaults for optional
+    /// options.
+    static func setting(_ option: String?, else name: String) -> String? {
+        (option ?? ProcessInfo.processInfo.environment[name]).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// What is wrong with a retention (`30d`, `72h`), or nil.
@@ -116,9 +118,10 @@ struct WorkerOptions: ParsableArguments {
         smtp.pool.maxConnections = connectionsPerAccount
         smtp.pool.sendsPerConnection = sendsPerConnection
         let configuration = DeliveryConfiguration(
-            concurrency: concurrency, drainTimeout: .seconds(drainTimeout), retention: retentionSetting.flatMap(PruneCommand.age),
+            concurrency: concurrency, drainTimeout: .seconds(drainTimeout),
+            retention: Self.setting(retention, else: "HERALD_RETENTION").flatMap(PruneCommand.age),
             suppressHardBounces: suppressHardBounces)
-        let webhook = (alertWebhook ?? ProcessInfo.processInfo.environment["HERALD_ALERT_WEBHOOK"]).flatMap { $0.isEmpty ? nil : $0 }
+        let webhook = Self.setting(alertWebhook, else: "HERALD_ALERT_WEBHOOK")
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
         return DeliveryWorker(
             store: store, channels: [SMTPChannel(store: store, options: smtp, logger: logger), SandboxChannel(store: store)],
