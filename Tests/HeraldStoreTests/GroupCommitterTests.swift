@@ -69,4 +69,30 @@ struct GroupCommitterTests {
         #expect(recorder.batches.flatMap { $0 }.sorted() == items)
         #expect(committer.statistics.items == items.count)
     }
+
+    /// Batches are committed by a task of their own: on the executor given (SQLite's writer
+    /// thread), and not cancelled with a caller that gave up waiting.
+    @Test func commitsRunOnTheGivenExecutorAndACancelledCallerCancelsNothing() async throws {
+        let thread = WriterThread(name: "test-writer")
+        defer { thread.stop() }
+        let seen = NIOLockedValueBox((onThread: [Bool](), cancelled: [Bool](), items: [Int]()))
+        let committer = GroupCommitter<Int, Int>(maxBatch: 4, executor: thread) { items in
+            seen.withLockedValue { seen in
+                seen.onThread.append(thread.isCurrent)
+                seen.cancelled.append(Task.isCancelled)
+                seen.items += items
+            }
+            return items.map { .success($0) }
+        }
+        let cancelledCaller = Task { try await committer.submit(-1) }
+        cancelledCaller.cancel()
+        let results = await Self.submitAll(Array(0..<20)) { try await committer.submit($0) }
+        #expect(try await cancelledCaller.value == -1, "the cancelled caller's item was committed all the same")
+        for item in 0..<20 { #expect(results[item] == item) }
+        let committed = seen.withLockedValue { $0 }
+        #expect(committed.items.sorted() == Array(-1..<20))
+        #expect(!committed.onThread.isEmpty && committed.onThread.allSatisfy { $0 }, "every batch ran on the writer thread")
+        #expect(!committed.cancelled.contains(true), "no batch saw a cancellation")
+        #expect(!thread.isCurrent)
+    }
 }

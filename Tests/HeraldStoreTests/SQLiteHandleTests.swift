@@ -1,5 +1,6 @@
 import Foundation
 import HeraldTestSupport
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import HeraldStore
@@ -117,6 +118,41 @@ struct SQLiteCancelledWriteTests {
         }
         let rows = try await backend.read { try await $0.query("SELECT n FROM t ORDER BY n", []) }
         #expect(try rows.map { try $0.int("n") } == [1, 2, 3, 10, 20, 30], "completed bodies committed, the failed ones not")
+        try await backend.close()
+    }
+
+    /// A write runs on the writer's thread from its first statement to its last, with no
+    /// suspension that would let the thread's other tasks in; the caller is back on its own
+    /// threads afterwards.
+    @Test func aWriteRunsOnTheWriterThreadFromBeginToCommit() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let backend = try await SQLiteBackend.open(SQLiteBackend.Configuration(path: path), logger: TestDatabase.logger)
+        try await backend.write { _ = try await $0.query("CREATE TABLE t (n INTEGER)", []) }
+        let log = NIOLockedValueBox([String]())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    try await backend.write { connection in
+                        for step in 0..<5 {
+                            _ = try await connection.query("INSERT INTO t (n) VALUES (?)", [.integer(Int64(writer * 10 + step))])
+                            log.withLockedValue { $0.append("\(writer) \(backend.onWriterThread)") }
+                        }
+                    }
+                    #expect(!backend.onWriterThread)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let entries = log.withLockedValue { $0 }
+        #expect(entries.count == 40)
+        #expect(entries.allSatisfy { $0.hasSuffix("true") }, "every statement ran on the writer's thread")
+        let order = entries.map { $0.prefix { $0 != " " } }
+        for start in stride(from: 0, to: order.count, by: 5) {
+            #expect(Set(order[start..<start + 5]).count == 1, "one write's statements ran together")
+        }
+        let rows = try await backend.writeStatement("SELECT count(*) AS n FROM t", [])
+        #expect(try rows.first?.int("n") == 40)
         try await backend.close()
     }
 }

@@ -69,6 +69,7 @@ public final class PostgresBackend: SQLBackend {
     /// Batches commit on several pooled connections at once: while one waits for its WAL flush,
     /// the next executes.
     public let parallelCommits = 2
+    public let commitExecutor: (any TaskExecutor)? = nil
     static let channel = "herald_queue"
     let client: PostgresClient
     let configuration: Configuration

@@ -10,6 +10,8 @@ public protocol SQLBackend: Sendable {
     /// How many batched commits (enqueues, settlements) may run at once: 1 where writes take
     /// turns anyway (SQLite), more where transactions run in parallel (PostgreSQL).
     var parallelCommits: Int { get }
+    /// Where batched commits run, or nil for Swift's shared threads.
+    var commitExecutor: (any TaskExecutor)? { get }
 
     /// Runs `body` in a write transaction and commits it. Writers take turns; if the database is
     /// busy (another process) or a transaction must be retried (a serialisation failure), the

@@ -44,10 +44,16 @@ public final class SQLStore<Backend: SQLBackend>: Store {
         self.queries = queries
         let writer = QueueWriter(backend: backend, queries: queries, options: options)
         let lanes = backend.parallelCommits
+        // An API request waits for its enqueue: on a thread of its own (SQLite's writer) the next
+        // batch starts at once. Settlements gather (see `GroupCommitter`): a delivery's wait of a
+        // few milliseconds matters less than the writer's time, and delivery ran 25% faster so.
         self.enqueues = ParallelGroupCommitter(
-            lanes: lanes, maxBatch: options.maxBatch, maxWeight: options.maxBatchBytes, weight: { $0.message.mime.count }
+            lanes: lanes, maxBatch: options.maxBatch, maxWeight: options.maxBatchBytes, weight: { $0.message.mime.count },
+            executor: backend.commitExecutor, gathers: backend.commitExecutor == nil
         ) { await writer.commit(enqueues: $0) }
-        self.settlements = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch) { await writer.commit(settlements: $0) }
+        self.settlements = ParallelGroupCommitter(lanes: lanes, maxBatch: options.maxBatch, executor: backend.commitExecutor) {
+            await writer.commit(settlements: $0)
+        }
     }
 
     /// Runs the backend's background work until cancelled or shut down gracefully.

@@ -13,12 +13,12 @@ import ServiceLifecycle
 /// never blocks a thread, so the holder can always finish. "database is locked" never reaches a
 /// caller: past the deadline the error is `StoreError.unavailable`.
 ///
-/// Inside a write transaction the queue's statements are short (inserts, claims, settlements,
-/// on prepared statements) and run on the task that holds the write lock: a hop to another
-/// thread and back would cost more than the statement. What waits for the disk (COMMIT and its
-/// fsync, a single-statement write), a statement met for the first time (a migration's DDL) and
-/// every read (listings and statistics can be long) run on the backend's own thread pool, so
-/// that they do not hold up Swift's shared threads.
+/// Every write runs on the writer's own thread (`WriterThread`), from `BEGIN` to `COMMIT` and
+/// its fsync, without a suspension between: a transaction that waited for one of Swift's shared
+/// threads between its statements (they are busy with requests and deliveries under load) kept
+/// every other writer waiting too. The batched commits of enqueues and settlements run there as
+/// well (`commitExecutor`). Reads (listings and statistics can be long) run on the backend's
+/// thread pool, so that they do not hold up Swift's shared threads.
 public final class SQLiteBackend: SQLBackend {
     /// How hard a commit pushes to disk (SQLite's `synchronous`).
     public enum Synchronous: String, Sendable {
@@ -48,6 +48,7 @@ public final class SQLiteBackend: SQLBackend {
     public let dialect = SQLDialect.sqlite
     /// One writer: batches take turns.
     public let parallelCommits = 1
+    public var commitExecutor: (any TaskExecutor)? { writerThread }
     let configuration: Configuration
     let logger: Logger
     private let threadPool: NIOThreadPool
@@ -55,6 +56,7 @@ public final class SQLiteBackend: SQLBackend {
     private let readers: [SQLiteHandle]
     private let nextReader = NIOLockedValueBox(0)
     private let writeLock = AsyncMutex()
+    private let writerThread = WriterThread(name: "herald-sqlite-writer")
     private let signal = WorkSignal()
 
     private init(
@@ -67,10 +69,18 @@ public final class SQLiteBackend: SQLBackend {
         self.readers = readers
     }
 
+    /// Whether the caller runs on the writer's thread (tests).
+    var onWriterThread: Bool { writerThread.isCurrent }
+
+    deinit {
+        // A backend dropped without `close()` (a test's) does not leave its thread behind.
+        writerThread.stop()
+    }
+
     /// Opens (creating if needed) the database file and sets WAL and `synchronous`.
     public static func open(_ configuration: Configuration, logger: Logger) async throws -> SQLiteBackend {
-        // A thread per reader, and one for the writer's commits.
-        let threadPool = NIOThreadPool(numberOfThreads: configuration.readers + 1)
+        // A thread per reader; the writer has its own.
+        let threadPool = NIOThreadPool(numberOfThreads: configuration.readers)
         threadPool.start()
         var handles: [SQLiteHandle] = []
         func connect(cacheKiB: Int) throws -> SQLiteHandle {
@@ -110,50 +120,31 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
-            try await mapErrors {
-                try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
-                    let connection = Connection.writer(writer, threadPool)
-                    _ = try await connection.query("BEGIN IMMEDIATE", [])
-                    let result: T
-                    do {
-                        result = try await body(connection)
-                    } catch {
-                        try? await Self.finish("ROLLBACK", on: writer, threadPool)
-                        throw error
+        try await withTaskExecutorPreference(writerThread) {
+            try await writeLock.withLock {
+                try await mapErrors {
+                    try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
+                        _ = try writer.execute("BEGIN IMMEDIATE", [])
+                        let result: T
+                        do {
+                            result = try await body(Connection.writer(writer))
+                            _ = try writer.execute("COMMIT", [])
+                        } catch {
+                            if !writer.isAutocommit { _ = try? writer.execute("ROLLBACK", []) }
+                            throw error
+                        }
+                        return result
                     }
-                    do {
-                        // The commit waits for the disk (fsync), so it leaves the task's thread.
-                        try await Self.finish("COMMIT", on: writer, threadPool)
-                    } catch {
-                        try? await Self.finish("ROLLBACK", on: writer, threadPool)
-                        throw error
-                    }
-                    return result
                 }
             }
         }
     }
 
-    /// Ends the write transaction on the thread pool whether or not the task is cancelled.
-    ///
-    /// `NIOThreadPool.runIfActive` skips the work of a cancelled task: a COMMIT or ROLLBACK so
-    /// skipped left the writer inside its transaction, and every later write failed with "cannot
-    /// start a transaction within a transaction" (seen when a graceful stop cancelled a delivery
-    /// mid-write). A task of its own does not inherit the cancellation. A body that completed is
-    /// committed: its caller may have gone, but the work is done and consistent.
-    private static func finish(_ sql: String, on writer: SQLiteHandle, _ threadPool: NIOThreadPool) async throws {
-        try await Task { _ = try await threadPool.runIfActive { try writer.execute(sql, []) } }.value
-        if !writer.isAutocommit {
-            throw StoreError(.database, "\(sql) left the SQLite writer inside its transaction")
-        }
-    }
-
     public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await writeLock.withLock {
-            try await mapErrors {
-                try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
-                    try await Connection.onThreadPool(writer, threadPool).query(sql, binds)
+        try await withTaskExecutorPreference(writerThread) {
+            try await writeLock.withLock {
+                try await mapErrors {
+                    try await Self.withBusyRetry(deadline: configuration.busyDeadline) { try writer.execute(sql, binds) }
                 }
             }
         }
@@ -198,6 +189,7 @@ public final class SQLiteBackend: SQLBackend {
     /// cancelled task, since an unclosed connection would leak its file handle.
     public func close() async throws {
         for handle in readers + [writer] { handle.close() }
+        writerThread.stop()
         try await threadPool.shutdownGracefully()
     }
 
@@ -234,19 +226,16 @@ public final class SQLiteBackend: SQLBackend {
         }
     }
 
-    /// A connection as `SQLStore` sees it. Inside a write transaction a statement that ran
-    /// before (the queue's, over and over) runs on the calling task; one met for the first time
-    /// (a migration's DDL, a rare statement) is prepared and run on the thread pool, like every
-    /// statement of a reader.
+    /// A connection as `SQLStore` sees it: the writer's statements run where they are called (on
+    /// the writer's thread), a reader's on the thread pool.
     enum Connection: SQLConnection {
-        case writer(SQLiteHandle, NIOThreadPool)
+        case writer(SQLiteHandle)
         case onThreadPool(SQLiteHandle, NIOThreadPool)
 
         func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
             switch self {
-            case .writer(let handle, let threadPool):
-                if let rows = try handle.executeIfPrepared(sql, binds) { return rows }
-                return try await threadPool.runIfActive { try handle.execute(sql, binds) }
+            case .writer(let handle):
+                return try handle.execute(sql, binds)
             case .onThreadPool(let handle, let threadPool):
                 return try await threadPool.runIfActive { try handle.execute(sql, binds) }
             }

@@ -6,8 +6,8 @@ import VaporCSQLite
 /// sqlite-nio (whose bundled SQLite this uses) prepares every statement afresh and hops to a
 /// thread pool and back for each one: about 80 µs per statement here against well under 1 µs
 /// for the statement itself. Herald's queue runs the same few statements all the time, so this
-/// handle keeps them prepared and lets the caller choose the thread: the writer runs its short
-/// transactions inline under the backend's write lock, readers go through the thread pool.
+/// handle keeps them prepared and lets the caller choose the thread: the writer runs its
+/// transactions on a thread of its own, readers go through the thread pool.
 ///
 /// Every call holds the handle's lock: one thread at a time uses the connection, so SQLite's
 /// own mutexes are off (`SQLITE_OPEN_NOMUTEX`).
@@ -73,16 +73,6 @@ final class SQLiteHandle: @unchecked Sendable {
         try lock.withLock {
             guard let database else { throw Self.closed }
             return try run(try cached(sql) ?? prepare(sql, on: database), binds, on: database)
-        }
-    }
-
-    /// Like `execute`, but only when `sql` has run before on this connection (it is prepared,
-    /// so it is quick to run); nil otherwise, and nothing is run.
-    func executeIfPrepared(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow]? {
-        try lock.withLock {
-            guard let database else { throw Self.closed }
-            guard let prepared = cached(sql) else { return nil }
-            return try run(prepared, binds, on: database)
         }
     }
 
