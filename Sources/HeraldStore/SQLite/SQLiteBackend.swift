@@ -120,32 +120,29 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(writerThread) {
-            try await writeLock.withLock {
-                try await mapErrors {
-                    try await Self.withBusyRetry(deadline: configuration.busyDeadline) {
-                        _ = try writer.execute("BEGIN IMMEDIATE", [])
-                        let result: T
-                        do {
-                            result = try await body(Connection.writer(writer))
-                            _ = try writer.execute("COMMIT", [])
-                        } catch {
-                            if !writer.isAutocommit { _ = try? writer.execute("ROLLBACK", []) }
-                            throw error
-                        }
-                        return result
-                    }
-                }
+        try await onWriter {
+            _ = try writer.execute("BEGIN IMMEDIATE", [])
+            do {
+                let result = try await body(Connection.writer(writer))
+                _ = try writer.execute("COMMIT", [])
+                return result
+            } catch {
+                if !writer.isAutocommit { _ = try? writer.execute("ROLLBACK", []) }
+                throw error
             }
         }
     }
 
     public func writeStatement(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await onWriter { try writer.execute(sql, binds) }
+    }
+
+    /// Runs `operation` on the writer's thread, holding the write lock, retrying while another
+    /// process holds the database, with SQLite's errors mapped.
+    private func onWriter<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerThread) {
             try await writeLock.withLock {
-                try await mapErrors {
-                    try await Self.withBusyRetry(deadline: configuration.busyDeadline) { try writer.execute(sql, binds) }
-                }
+                try await mapErrors { try await Self.withBusyRetry(deadline: configuration.busyDeadline, operation) }
             }
         }
     }
