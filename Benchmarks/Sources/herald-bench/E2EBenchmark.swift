@@ -8,6 +8,10 @@ import NIOHTTP1
 /// queueing), the server's peak RSS, and the two halves apart: the API with no workers (closed
 /// loop and fixed rate), and delivery of a filled queue with no requests. smtp-source's rate is
 /// measured in the same run.
+///
+/// `herald serve` runs with its default delivery settings, as a user gets it. The fixed rate and
+/// delivery alone are measured again with `tuning` (more messages in flight and more connections):
+/// delivery alone goes faster, and the requests' latency under delivery suffers for it.
 struct E2EBenchmark {
     var count = 20_000
     var connections = 64
@@ -21,6 +25,9 @@ struct E2EBenchmark {
         tools = ProcessInfo.processInfo.environment["HERALD_BENCH_POSTFIX"] ?? "/usr/sbin"
         binary = ProcessInfo.processInfo.environment["HERALD_BENCH_BINARY"] ?? ".build/release/herald"
     }
+
+    /// The delivery settings of the second measurement.
+    static let tuning = ["--concurrency", "64", "--connections-per-account", "8"]
 
     static let templateBody =
         #"{"code":"test_email","subject":"【测试】系统通知 - {{timestamp}}","text":"Sent at {{timestamp}}.\n\#(String(repeating: "x", count: 700))"}"#
@@ -39,6 +46,9 @@ struct E2EBenchmark {
         var apiAloneFixedP50 = 0.0
         var apiAloneFixedP99 = 0.0
         var deliveryAlone = 0.0
+        var tunedFixedP50 = 0.0
+        var tunedFixedP99 = 0.0
+        var tunedDeliveryAlone = 0.0
     }
 
     func run() async throws {
@@ -56,15 +66,19 @@ struct E2EBenchmark {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("herald-e2e-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        var sqlite = try await measure(database: folder.appendingPathComponent("herald.sqlite").path, sinkPort: sinkPort).result
+        let sqlitePath = folder.appendingPathComponent("herald.sqlite").path
+        var (sqlite, sqliteKey) = try await measure(database: sqlitePath, sinkPort: sinkPort)
         (sqlite.apiAlone, sqlite.apiAloneFixedP50, sqlite.apiAloneFixedP99, sqlite.deliveryAlone) = try await aloneRates(
             database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
+        (sqlite.tunedFixedP50, sqlite.tunedFixedP99, sqlite.tunedDeliveryAlone) = try await tunedRates(
+            database: sqlitePath, key: sqliteKey)
         var postgres: Result?
         if let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
-            let (result, key) = try await measure(database: url, sinkPort: sinkPort)
-            postgres = result
-            (postgres!.apiAlone, postgres!.apiAloneFixedP50, postgres!.apiAloneFixedP99, postgres!.deliveryAlone) = try await aloneRates(
+            var (result, key) = try await measure(database: url, sinkPort: sinkPort)
+            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = try await aloneRates(
                 database: url, key: key, sinkPort: sinkPort)
+            (result.tunedFixedP50, result.tunedFixedP99, result.tunedDeliveryAlone) = try await tunedRates(database: url, key: key)
+            postgres = result
         }
 
         print("e2e: \(count) sends over HTTP (\(connections) connections) to herald serve, delivered to smtp-sink on 127.0.0.1")
@@ -80,6 +94,9 @@ struct E2EBenchmark {
         row("requests/s, API alone (--no-workers)") { String(Int($0.apiAlone)) }
         row("p50 / p99 ms at \(fixedRate) req/s, API alone") { String(format: "%.1f/%.1f", $0.apiAloneFixedP50, $0.apiAloneFixedP99) }
         row("delivery msg/s, alone (no requests)") { String(Int($0.deliveryAlone)) }
+        print("with \(Self.tuning.joined(separator: " ")):")
+        row("  p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.tunedFixedP50, $0.tunedFixedP99) }
+        row("  delivery msg/s, alone") { String(Int($0.tunedDeliveryAlone)) }
         print("smtp-source -d, 1 session: \(Int(source)) msg/s")
         let rss = max(sqlite.rssMB, postgres?.rssMB ?? 0)
         print(
@@ -130,12 +147,12 @@ struct E2EBenchmark {
     /// its process. `key` is the admin key of a database used before; on a new one the server
     /// prints one.
     private func aloneRates(
-        database: String, key: String?, sinkPort: Int
+        database: String, key: String?, sinkPort: Int?, deliveryArguments: [String] = []
     ) async throws -> (api: Double, fixedP50: Double, fixedP99: Double, delivery: Double) {
         let api = try await Server.start(binary: binary, database: database, key: key, extraArguments: ["--no-workers"])
         let auth = [("Authorization", "Bearer \(api.key)")]
         let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
-        if key == nil { try await setUp(admin, auth: auth, sinkPort: sinkPort) }
+        if key == nil, let sinkPort { try await setUp(admin, auth: auth, sinkPort: sinkPort) }
         let delivered = try await successCount(admin, auth: auth)
         await admin.close()
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
@@ -151,12 +168,38 @@ struct E2EBenchmark {
         api.stop()
 
         let started = ContinuousClock.now
-        let server = try await Server.start(binary: binary, database: database, key: api.key)
+        let server = try await Server.start(binary: binary, database: database, key: api.key, extraArguments: deliveryArguments)
         defer { server.stop() }
         let watcher = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
         try await waitForDeliveries(watcher, auth: auth, total: delivered + sent)
         await watcher.close()
         return (apiRate, percentile(fixed, 0.5), percentile(fixed, 0.99), Double(sent) / (ContinuousClock.now - started).seconds)
+    }
+
+    /// With `tuning`, on a database `measure` set up: the fixed rate with delivery running, then
+    /// delivery alone of a queue filled by `herald serve --no-workers`.
+    private func tunedRates(database: String, key: String) async throws -> (fixedP50: Double, fixedP99: Double, delivery: Double) {
+        let fixed = try await fixedRateWithDelivery(database: database, key: key, arguments: Self.tuning)
+        let delivery = try await aloneRates(database: database, key: key, sinkPort: nil, deliveryArguments: Self.tuning).delivery
+        return (percentile(fixed, 0.5), percentile(fixed, 0.99), delivery)
+    }
+
+    /// The fixed rate's latencies on a `herald serve` started with `arguments`; returns once the
+    /// sends are delivered.
+    private func fixedRateWithDelivery(database: String, key: String, arguments: [String]) async throws -> [Double] {
+        let server = try await Server.start(binary: binary, database: database, key: key, extraArguments: arguments)
+        defer { server.stop() }
+        let auth = [("Authorization", "Bearer \(key)")]
+        let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        let delivered = try await successCount(admin, auth: auth)
+        let clients = try await (0..<connections).asyncMap { _ in
+            try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
+        }
+        let fixed = try await fixedRateLatencies(clients, auth: auth)
+        try await waitForDeliveries(admin, auth: auth, total: delivered + fixed.count)
+        for client in clients { await client.close() }
+        await admin.close()
+        return fixed
     }
 
     /// An account on smtp-sink and the bench's template.
@@ -278,7 +321,7 @@ struct E2EBenchmark {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments =
-                ["serve", "--port", "0", "--database", database, "--concurrency", "64", "--connections-per-account", "8"] + extraArguments
+                ["serve", "--port", "0", "--database", database] + extraArguments
             var environment = ProcessInfo.processInfo.environment
             environment["HERALD_RATE_LIMIT"] = "100000000"
             environment["HERALD_LOG_LEVEL"] = "info"
