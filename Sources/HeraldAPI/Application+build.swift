@@ -22,8 +22,10 @@ public struct APIConfiguration: Sendable {
 }
 
 /// The API's router: every route, middleware and error mapping. The executable and the tests share it.
+/// `requestPressure`: told of every request of the `send` scope (the delivery worker in the same process).
 public func buildRouter(
-    store: any Store, configuration: APIConfiguration, metrics: PrometheusCollectorRegistry? = nil
+    store: any Store, configuration: APIConfiguration, metrics: PrometheusCollectorRegistry? = nil,
+    requestPressure: RequestPressure? = nil
 ) -> Router<HeraldRequestContext> {
     // HEAD answers as GET without the body (RFC 9110 section 9.3.2), so a load balancer's health check may use either.
     let router = Router(context: HeraldRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -35,7 +37,10 @@ public func buildRouter(
     let keys = APIKeyCache(store: store)
     let limiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
     func group(_ scope: APIKeyScope) -> RouterGroup<HeraldRequestContext> {
-        router.group("api/v1").add(middleware: AuthMiddleware(scope: scope, keys: keys, limiter: limiter))
+        let api = router.group("api/v1")
+        // Sends are what comes in at a high rate; reads (a dashboard's polling) must not slow delivery.
+        if scope == .send, let requestPressure { api.add(middleware: RequestPressureMiddleware(pressure: requestPressure)) }
+        return api.add(middleware: AuthMiddleware(scope: scope, keys: keys, limiter: limiter))
     }
     let send = group(.send)
     let read = group(.read)
@@ -63,7 +68,7 @@ public func buildApplication(
     var services: [any Service] = [store]
     if let worker { services.append(MigratingService(store: store, migrate: migrate, then: worker)) }
     var application = Application(
-        router: buildRouter(store: store, configuration: configuration, metrics: metrics),
+        router: buildRouter(store: store, configuration: configuration, metrics: metrics, requestPressure: worker?.requestPressure),
         configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "Herald"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HeraldAPI
+import HeraldDelivery
 import HeraldStore
 import HeraldTestSupport
 import Hummingbird
@@ -47,12 +48,13 @@ enum APIHarness {
     /// Runs `body` against the API on a fresh store, with an admin key, through the router (no socket).
     static func withAPI(
         _ kind: StoreBackendKind = .sqlite, configuration: APIConfiguration = APIConfiguration(), logger: Logger? = nil,
-        metrics: PrometheusCollectorRegistry? = nil, _ body: @Sendable (APIClient, any Store) async throws -> Void
+        metrics: PrometheusCollectorRegistry? = nil, requestPressure: RequestPressure? = nil,
+        _ body: @Sendable (APIClient, any Store) async throws -> Void
     ) async throws {
         try await withTestStore(kind) { store, _ in
             let (key, _) = try await APIKeyIssuer.create(name: "test admin", scopes: [.admin], in: store)
             let application = Application(
-                router: buildRouter(store: store, configuration: configuration, metrics: metrics),
+                router: buildRouter(store: store, configuration: configuration, metrics: metrics, requestPressure: requestPressure),
                 logger: logger ?? Logger(label: "herald.test.api", factory: { _ in SwiftLogNoOpLogHandler() }))
             try await application.test(.router) { client in
                 try await body(APIClient(client: client, adminKey: key), store)

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HeraldAPI
+import HeraldDelivery
 import HeraldStore
 import HeraldTestSupport
 import Testing
@@ -23,6 +24,20 @@ import Testing
             #expect(stored.to == ["205672513@qq.com"] && stored.templateCode == "test_email" && stored.requestID == "23e10cbd-trace")
             let bytes = String(decoding: try #require(try await store.messageBytes(id: Int64(id))), as: UTF8.self)
             #expect(bytes.contains("Message-ID: <\(stored.messageIDHeader ?? "?")>"))
+        }
+    }
+
+    /// Sends tell the delivery worker of the same process that the API is busy; reads (a
+    /// dashboard polling) do not.
+    @Test func sendsAndNotReadsMarkTheAPIBusyForDelivery() async throws {
+        let pressure = RequestPressure(window: .seconds(3_600))
+        try await APIHarness.withAPI(requestPressure: pressure) { (api: APIClient, _: any Store) async throws in
+            #expect(try await api.call(.post, "/api/v1/templates", body: APIHarness.template).status == .created)
+            #expect(try await api.call(.get, "/api/v1/messages").status == .ok)
+            #expect(try await api.call(.get, "/api/v1/stats").status == .ok)
+            #expect(!pressure.isBusy)
+            #expect(try await api.call(.post, "/api/v1/messages/email/send", body: APIHarness.seed).status == .accepted)
+            #expect(pressure.isBusy)
         }
     }
 

@@ -72,7 +72,8 @@ enum Harness {
     /// `connectionsPerAccount`: the pool's size per account (4 by default).
     static func withWorker<T: Sendable>(
         _ store: any Store, configuration: DeliveryConfiguration = Harness.configuration(), alerts: AccountAlerts? = nil,
-        connectionsPerAccount: Int = 4, _ body: @Sendable (DeliveryWorker) async throws -> T
+        connectionsPerAccount: Int = 4, requestPressure: RequestPressure = RequestPressure(),
+        _ body: @Sendable (DeliveryWorker) async throws -> T
     ) async throws -> T {
         _ = metrics  // bootstrapped before any metric is made
         var options = SMTPChannel.Options()
@@ -82,7 +83,7 @@ enum Harness {
         options.pool.acquireTimeout = .seconds(5)
         let worker = DeliveryWorker(
             store: store, channels: [SMTPChannel(store: store, options: options), SandboxChannel(store: store)],
-            configuration: configuration, alerts: alerts, random: { 0.5 }, logger: quiet)
+            configuration: configuration, alerts: alerts, random: { 0.5 }, requestPressure: requestPressure, logger: quiet)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await worker.run()

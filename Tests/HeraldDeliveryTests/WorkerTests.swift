@@ -300,6 +300,34 @@ import Testing
         }
     }
 
+    /// While sends come in to the API of the same process, the worker holds at most
+    /// `concurrencyUnderLoad` messages in flight; with no sends, `concurrency`. The first claim
+    /// takes as many as the worker may hold, in one transaction, and the slow DATA keeps them there.
+    @Test(arguments: [true, false])
+    func sendsToTheAPILowerHowManyMessagesAreInFlight(busy: Bool) async throws {
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(2)))] }
+        defer { Task { await slow.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "pressure-\(busy)", server: slow)
+            var ids: [Int64] = []
+            for _ in 0..<12 { ids.append(try await store.enqueue(Harness.message()).message.id) }
+            let pressure = RequestPressure(window: .seconds(3_600))
+            if busy { pressure.noteRequest() }
+            #expect(pressure.isBusy == busy)
+            var configuration = Harness.configuration()
+            configuration.concurrencyUnderLoad = 2
+            #expect(configuration.concurrency == 8 && configuration.batchSize == 8)
+            try await Harness.withWorker(store, configuration: configuration, requestPressure: pressure) { [ids] worker in
+                // The oldest message is in the first claim; once it is sending, that claim is committed.
+                _ = try await Harness.status(store, ids[0], in: [.sending])
+                var sending = 0
+                for id in ids where try await store.message(id: id)?.status == .sending { sending += 1 }
+                #expect(sending == (busy ? 2 : 8))
+                worker.stop()
+            }
+        }
+    }
+
     @Test func gracefulShutdownReleasesWhatIsStillInFlightWithoutSpendingAnAttempt() async throws {
         let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(3)))] }
         defer { Task { await slow.stop() } }

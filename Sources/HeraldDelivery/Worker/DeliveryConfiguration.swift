@@ -6,6 +6,9 @@ public struct DeliveryConfiguration: Sendable {
     public var workerID: String
     /// Messages in flight at once in this process.
     public var concurrency: Int
+    /// Messages in flight at most while the API in the same process is taking sends (see
+    /// `RequestPressure`); `concurrency` when that is lower. Nothing changes at the defaults.
+    public var concurrencyUnderLoad: Int
     /// Messages claimed per round trip, at most the free slots.
     public var batchSize: Int
     /// How long a claim holds a message; renewed every third of it while the message is in flight.
@@ -37,10 +40,11 @@ public struct DeliveryConfiguration: Sendable {
         pollInterval: Duration = .seconds(2), sweepInterval: Duration = .seconds(15), drainTimeout: Duration = .seconds(20),
         accountRefresh: Duration = .seconds(2), retry: RetryPolicy = RetryPolicy(), breaker: CircuitBreaker = CircuitBreaker(),
         errorPolicy: ErrorPolicy = ErrorPolicy(), retention: Duration? = nil, retentionInterval: Duration = .seconds(3_600),
-        suppressHardBounces: Bool = false
+        suppressHardBounces: Bool = false, concurrencyUnderLoad: Int = 16
     ) {
         self.workerID = workerID ?? Self.defaultWorkerID()
         self.concurrency = max(1, concurrency)
+        self.concurrencyUnderLoad = max(1, concurrencyUnderLoad)
         self.batchSize = max(1, batchSize)
         self.lease = lease
         self.pollInterval = pollInterval

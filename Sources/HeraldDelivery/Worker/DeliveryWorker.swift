@@ -16,6 +16,9 @@ public final class DeliveryWorker: Service, Sendable {
     private let store: any Store
     private let channels: [String: any DeliveryChannel]
     private let dispatcher: MessageDispatcher
+    /// Requests in this process's API, for which delivery holds fewer messages in flight; `herald
+    /// serve` wires its API to it.
+    public let requestPressure: RequestPressure
     private let logger: Logger
     private let held = NIOLockedValueBox<[Int64: Lease]>([:])
     private let stopped = NIOLockedValueBox(false)
@@ -28,13 +31,14 @@ public final class DeliveryWorker: Service, Sendable {
     public init(
         store: any Store, channels: [any DeliveryChannel], configuration: DeliveryConfiguration = DeliveryConfiguration(),
         alerts: AccountAlerts? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
-        logger: Logger = Logger(label: "herald.delivery")
+        requestPressure: RequestPressure = RequestPressure(), logger: Logger = Logger(label: "herald.delivery")
     ) {
         var logger = logger
         logger[metadataKey: LogKey.worker] = "\(configuration.workerID)"
         self.store = store
         self.channels = Dictionary(channels.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
         self.configuration = configuration
+        self.requestPressure = requestPressure
         self.logger = logger
         dispatcher = MessageDispatcher(
             store: store, channels: self.channels, configuration: configuration,
@@ -48,6 +52,9 @@ public final class DeliveryWorker: Service, Sendable {
 
     public func run() async throws {
         var metadata: Logger.Metadata = ["concurrency": "\(configuration.concurrency)"]
+        if configuration.concurrencyUnderLoad < configuration.concurrency {
+            metadata["concurrency.under_load"] = "\(configuration.concurrencyUnderLoad)"
+        }
         if let retention = configuration.retention { metadata["retention.hours"] = "\(retention.components.seconds / 3_600)" }
         logger.info("delivery worker started", metadata: metadata)
         await withGracefulShutdownHandler {
@@ -75,13 +82,19 @@ public final class DeliveryWorker: Service, Sendable {
 
     private var isStopping: Bool { stopped.withLockedValue { $0 } || Task.isCancelled }
 
+    /// `concurrency`, or at most `concurrencyUnderLoad` while the API is taking sends. Lowered,
+    /// it takes effect as deliveries finish; raised, at the next delivery's end or poll.
+    private var currentConcurrency: Int {
+        requestPressure.isBusy ? min(configuration.concurrency, configuration.concurrencyUnderLoad) : configuration.concurrency
+    }
+
     // MARK: Claiming
 
     private func claimAndDeliver() async {
         await withDiscardingTaskGroup { deliveries in
             while !isStopping {
                 let seen = changed.generation
-                let free = configuration.concurrency - inFlight
+                let free = currentConcurrency - inFlight
                 guard free > 0 else {
                     await changed.wait(timeout: configuration.pollInterval, since: seen)
                     continue

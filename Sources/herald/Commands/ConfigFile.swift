@@ -77,6 +77,7 @@ enum ConfigFile {
         "HERALD_PORT": { whole($0, in: 0...65535, "must be a port number, 0 to 65535 (0 picks a free port)") },
         "HERALD_RATE_LIMIT": { Double($0).map { $0 > 0 && $0.isFinite } == true ? nil : "must be a number of requests per second above 0" },
         "HERALD_CONCURRENCY": { whole($0, in: 1...100_000, "must be a whole number, at least 1") },
+        "HERALD_CONCURRENCY_UNDER_LOAD": { whole($0, in: 1...100_000, "must be a whole number, at least 1") },
         "HERALD_CONNECTIONS_PER_ACCOUNT": { whole($0, in: 1...10_000, "must be a whole number, at least 1") },
         "HERALD_SENDS_PER_CONNECTION": { whole($0, in: 1...1_000, "must be a whole number, at least 1") },
         "HERALD_DRAIN_TIMEOUT": { whole($0, in: 0...86_400, "must be a whole number of seconds, 0 or more") },
@@ -106,7 +107,7 @@ enum ConfigFile {
     /// Every setting the environment (and so the file) can give.
     static let known: Set<String> = [
         "HERALD_HOST", "HERALD_PORT", "HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_LOG_LEVEL", "HERALD_RATE_LIMIT",
-        "HERALD_SQLITE_SYNCHRONOUS", "HERALD_CONCURRENCY", "HERALD_CONNECTIONS_PER_ACCOUNT", "HERALD_SENDS_PER_CONNECTION",
-        "HERALD_DRAIN_TIMEOUT", "HERALD_ALERT_WEBHOOK", "HERALD_RETENTION", "HERALD_SUPPRESS_HARD_BOUNCES",
+        "HERALD_SQLITE_SYNCHRONOUS", "HERALD_CONCURRENCY", "HERALD_CONCURRENCY_UNDER_LOAD", "HERALD_CONNECTIONS_PER_ACCOUNT",
+        "HERALD_SENDS_PER_CONNECTION", "HERALD_DRAIN_TIMEOUT", "HERALD_ALERT_WEBHOOK", "HERALD_RETENTION", "HERALD_SUPPRESS_HARD_BOUNCES",
     ]
 }

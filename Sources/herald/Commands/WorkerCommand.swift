@@ -52,6 +52,12 @@ struct WorkerCommand: AsyncParsableCommand {
 struct WorkerOptions: ParsableArguments {
     @Option(help: "Messages in flight at once in this process (HERALD_CONCURRENCY).")
     var concurrency = Int(ProcessInfo.processInfo.environment["HERALD_CONCURRENCY"] ?? "") ?? 16
+    @Option(
+        help: """
+            herald serve: messages in flight at most while its API is taking sends, so that requests keep their \
+            latency; --concurrency when lower (HERALD_CONCURRENCY_UNDER_LOAD).
+            """)
+    var concurrencyUnderLoad = Int(ProcessInfo.processInfo.environment["HERALD_CONCURRENCY_UNDER_LOAD"] ?? "") ?? 16
     @Option(help: "SMTP connections per account, the per-account concurrency (HERALD_CONNECTIONS_PER_ACCOUNT).")
     var connectionsPerAccount = Int(ProcessInfo.processInfo.environment["HERALD_CONNECTIONS_PER_ACCOUNT"] ?? "") ?? 4
     @Option(
@@ -80,7 +86,8 @@ struct WorkerOptions: ParsableArguments {
 
     func validate() throws {
         for (flag, value) in [
-            ("--concurrency", concurrency), ("--connections-per-account", connectionsPerAccount),
+            ("--concurrency", concurrency), ("--concurrency-under-load", concurrencyUnderLoad),
+            ("--connections-per-account", connectionsPerAccount),
             ("--sends-per-connection", sendsPerConnection),
         ] where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
@@ -120,7 +127,7 @@ struct WorkerOptions: ParsableArguments {
         let configuration = DeliveryConfiguration(
             concurrency: concurrency, drainTimeout: .seconds(drainTimeout),
             retention: Self.setting(retention, else: "HERALD_RETENTION").flatMap(PruneCommand.age),
-            suppressHardBounces: suppressHardBounces)
+            suppressHardBounces: suppressHardBounces, concurrencyUnderLoad: concurrencyUnderLoad)
         let webhook = Self.setting(alertWebhook, else: "HERALD_ALERT_WEBHOOK")
         let alerts = AccountAlerts(store: store, webhook: webhook.flatMap(URL.init(string:)), logger: logger)
         return DeliveryWorker(
