@@ -11,11 +11,14 @@ import Synchronization
 public final class RequestPressure: Sendable {
     /// How long after the last request the API still counts as busy.
     public let window: Duration
+    private let windowNanoseconds: UInt64
     /// The last request's time, in nanoseconds of the monotonic clock (0: none yet).
     private let lastRequest = Atomic<UInt64>(0)
 
     public init(window: Duration = .milliseconds(200)) {
         self.window = window
+        let (seconds, attoseconds) = window.components
+        windowNanoseconds = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 
     /// Notes a request now.
@@ -26,10 +29,7 @@ public final class RequestPressure: Sendable {
     /// Whether a request came within the last `window`.
     public var isBusy: Bool {
         let last = lastRequest.load(ordering: .relaxed)
-        guard last != 0 else { return false }
-        let (seconds, attoseconds) = window.components
-        let windowNanoseconds = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
-        return Self.now() &- last < windowNanoseconds
+        return last != 0 && Self.now() &- last < windowNanoseconds
     }
 
     private static func now() -> UInt64 {
