@@ -1,4 +1,4 @@
-import Foundation
+import NIOCore
 import Synchronization
 
 /// Whether the HTTP API in the same process is taking requests, so that delivery can leave it the
@@ -9,32 +9,23 @@ import Synchronization
 /// beside the requests, each request's jobs wait behind theirs on the shared threads and event
 /// loops (see the README's `e2e` benchmark).
 public final class RequestPressure: Sendable {
-    /// How long after the last request the API still counts as busy.
-    public let window: Duration
-    private let windowNanoseconds: UInt64
-    /// The last request's time, in nanoseconds of the monotonic clock (0: none yet).
+    /// How long after the last request the API still counts as busy, in nanoseconds.
+    private let window: UInt64
+    /// The last request's time, `NIODeadline.uptimeNanoseconds` (0: none yet).
     private let lastRequest = Atomic<UInt64>(0)
 
     public init(window: Duration = .milliseconds(200)) {
-        self.window = window
-        let (seconds, attoseconds) = window.components
-        windowNanoseconds = UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
+        self.window = UInt64(max(0, TimeAmount(window).nanoseconds))
     }
 
     /// Notes a request now.
     public func noteRequest() {
-        lastRequest.store(Self.now(), ordering: .relaxed)
+        lastRequest.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
     }
 
     /// Whether a request came within the last `window`.
     public var isBusy: Bool {
         let last = lastRequest.load(ordering: .relaxed)
-        return last != 0 && Self.now() &- last < windowNanoseconds
-    }
-
-    private static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+        return last != 0 && NIODeadline.now().uptimeNanoseconds &- last < window
     }
 }
