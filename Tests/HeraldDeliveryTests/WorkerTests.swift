@@ -300,29 +300,32 @@ import Testing
         }
     }
 
-    /// While sends come in to the API of the same process, the worker holds at most
-    /// `concurrencyUnderLoad` messages in flight; with no sends, `concurrency`. The first claim
-    /// takes as many as the worker may hold, in one transaction, and the slow DATA keeps them there.
+    /// While sends come in to the API of the same process, the worker sends at most
+    /// `concurrencyUnderLoad` messages at once; with no sends, `concurrency`.
     @Test(arguments: [true, false])
     func sendsToTheAPILowerHowManyMessagesAreInFlight(busy: Bool) async throws {
         let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(2)))] }
         defer { Task { await slow.stop() } }
         try await withTestStore(.sqlite) { store, _ in
             _ = try await Harness.account(store, "pressure-\(busy)", server: slow)
-            var ids: [Int64] = []
-            for _ in 0..<12 { ids.append(try await store.enqueue(Harness.message()).message.id) }
+            for _ in 0..<12 { _ = try await store.enqueue(Harness.message()) }
             let pressure = RequestPressure(window: .seconds(3_600))
             if busy { pressure.noteRequest() }
             #expect(pressure.isBusy == busy)
             var configuration = Harness.configuration()
             configuration.concurrencyUnderLoad = 2
             #expect(configuration.concurrency == 8 && configuration.batchSize == 8)
-            try await Harness.withWorker(store, configuration: configuration, requestPressure: pressure) { [ids] worker in
-                // The oldest message is in the first claim; once it is sending, that claim is committed.
-                _ = try await Harness.status(store, ids[0], in: [.sending])
-                var sending = 0
-                for id in ids where try await store.message(id: id)?.status == .sending { sending += 1 }
-                #expect(sending == (busy ? 2 : 8))
+            let expected = busy ? 2 : 8
+            try await Harness.withWorker(store, configuration: configuration, connectionsPerAccount: 8, requestPressure: pressure) {
+                worker in
+                // Every message is claimed (leased) either way: those beyond the slots are claimed
+                // ahead. What pressure limits is how many are being sent: each send holds the
+                // server at DATA for 2 seconds, so none ends during the test.
+                _ = try await eventually {
+                    slow.commands.filter { $0.hasPrefix("DATA") }.count >= expected ? true : nil
+                }
+                #expect(worker.inFlight == expected)
+                #expect(slow.commands.filter { $0.hasPrefix("DATA") }.count == expected)
                 worker.stop()
             }
         }
@@ -363,18 +366,56 @@ import Testing
                 _ = try await eventually { slow.commands.contains { $0.hasPrefix("DATA") } ? true : nil }
                 worker.stop()
             }
-            var outcomes: [MessageStatus: Int] = [:]
-            for id in ids {
-                let message = try #require(try await store.message(id: id))
-                outcomes[message.status, default: 0] += 1
-                if message.status == .pending {
-                    #expect(message.attempts == 0 && message.leaseOwner == nil)
-                    #expect(try await store.attempts(messageID: id).isEmpty)
-                }
-            }
+            let outcomes = try await Self.outcomesAfterAStop(store, ids)
             #expect(outcomes == [.success: 1, .pending: 3], "\(outcomes)")
             #expect(slow.commands.filter { $0.hasPrefix("DATA") }.count == 1, "only the message already sending went out")
             #expect(try await store.quotaUsage(accountID: account.id).day == 1, "only the sent one counts")
+        }
+    }
+
+    /// How many of `ids` ended in each status; those pending must be untouched: no attempt spent,
+    /// no lease left.
+    private static func outcomesAfterAStop(_ store: any Store, _ ids: [Int64]) async throws -> [MessageStatus: Int] {
+        var outcomes: [MessageStatus: Int] = [:]
+        for id in ids {
+            let message = try #require(try await store.message(id: id))
+            outcomes[message.status, default: 0] += 1
+            if message.status == .pending {
+                #expect(message.attempts == 0 && message.leaseOwner == nil)
+                #expect(try await store.attempts(messageID: id).isEmpty)
+            }
+        }
+        return outcomes
+    }
+
+    /// With every slot busy, the worker holds up to a batch more messages claimed ahead, and
+    /// none of them is sent before a slot frees. A stop gives those back at once, unsent and with
+    /// no attempt, while the ones sending finish.
+    @Test(arguments: StoreBackendKind.allCases)
+    func messagesClaimedAheadWaitForASlotAndAStopGivesThemBack(kind: StoreBackendKind) async throws {
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(1)))] }
+        defer { Task { await slow.stop() } }
+        try await withTestStore(kind) { store, _ in
+            _ = try await Harness.account(store, "ahead", server: slow)
+            var ids: [Int64] = []
+            for _ in 0..<10 { ids.append(try await store.enqueue(Harness.message()).message.id) }
+            var configuration = Harness.configuration(drain: .seconds(30))
+            configuration.concurrency = 2
+            configuration.batchSize = 4
+            try await Harness.withWorker(store, configuration: configuration) { [ids] worker in
+                // 2 sending and 4 ahead: the first 6 in queue order are leased, the rest wait.
+                for id in ids.prefix(6) { _ = try await Harness.status(store, id, in: [.sending]) }
+                _ = try await eventually { slow.commands.filter { $0.hasPrefix("DATA") }.count >= 2 ? true : nil }
+                #expect(worker.inFlight == 2)
+                for id in ids.suffix(4) { #expect(try await store.message(id: id)?.status == .pending) }
+                worker.stop()
+                // Given back while the two are still at DATA, not after them.
+                for id in ids[2..<6] { _ = try await Harness.status(store, id, in: [.pending]) }
+                for id in ids.prefix(2) { #expect(try await store.message(id: id)?.status == .sending) }
+            }
+            let outcomes = try await Self.outcomesAfterAStop(store, ids)
+            #expect(outcomes == [.success: 2, .pending: 8], "\(outcomes)")
+            #expect(slow.commands.filter { $0.hasPrefix("DATA") }.count == 2, "only the two sending went out")
         }
     }
 

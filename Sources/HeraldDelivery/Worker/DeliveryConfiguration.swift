@@ -9,7 +9,9 @@ public struct DeliveryConfiguration: Sendable {
     /// Messages in flight at most while the API in the same process is taking sends (see
     /// `RequestPressure`); `concurrency` when that is lower. Nothing changes at the defaults.
     public var concurrencyUnderLoad: Int
-    /// Messages claimed per round trip, at most the free slots.
+    /// Messages claimed per round trip at most; also how many more than `concurrency` a busy
+    /// worker holds claimed ahead, so that a delivery's end starts the next without a claim's
+    /// round trip. A message claimed ahead waits behind at most this many for a slot.
     public var batchSize: Int
     /// How long a claim holds a message; renewed every third of it while the message is in flight.
     public var lease: Duration
