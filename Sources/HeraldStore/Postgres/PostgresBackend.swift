@@ -82,6 +82,9 @@ public final class PostgresBackend: SQLBackend {
     private let stopping = NIOLockedValueBox(false)
     private let notifications: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation) =
         AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    /// The payload of this backend's notifications. The listener skips them: `workArrived` has
+    /// already woken this process's workers, and the echo would only send them to claim again.
+    private let notificationSender = UUID().uuidString
 
     public init(_ configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -202,7 +205,9 @@ public final class PostgresBackend: SQLBackend {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.channel) { notifications in
-                        for try await _ in notifications { self.signal.fire() }
+                        for try await notification in notifications where notification.payload != self.notificationSender {
+                            self.signal.fire()
+                        }
                     }
                 }
             } catch {
@@ -221,7 +226,8 @@ public final class PostgresBackend: SQLBackend {
         for await _ in notifications.stream {
             do {
                 try await client.withConnection { connection in
-                    _ = try await connection.query("SELECT pg_notify('\(unescaped: Self.channel)', '')", logger: logger)
+                    _ = try await connection.query(
+                        "SELECT pg_notify('\(unescaped: Self.channel)', \(notificationSender))", logger: logger)
                 }
             } catch {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -284,8 +290,10 @@ public final class PostgresBackend: SQLBackend {
         notifications.continuation.yield()
     }
 
-    public func waitForWork(timeout: Duration) async {
-        await signal.wait(timeout: timeout)
+    public var workGeneration: UInt64 { signal.generation }
+
+    public func waitForWork(timeout: Duration, since generation: UInt64?) async {
+        await signal.wait(timeout: timeout, since: generation)
     }
 
     /// A transaction to run again, with the error to give if the deadline passes.
