@@ -59,9 +59,13 @@ public protocol Store: Service {
     /// message once out of attempts), fails unsent messages past `expires_at`, and forgets
     /// idempotency keys past their retention.
     func sweep() async throws -> SweepResult
+    /// Counts the times work may have arrived so far. Read it before looking for work and pass
+    /// it to `waitForWork(timeout:since:)`, so that work arriving in between is not missed.
+    var workGeneration: UInt64 { get }
     /// Returns when work may have arrived (a commit in this process, or a PostgreSQL
-    /// notification from another) or after `timeout`, whichever is first.
-    func waitForWork(timeout: Duration) async
+    /// notification from another) since `generation` (at once if it already has), or after
+    /// `timeout`, whichever is first. Without a generation, waits for the next arrival.
+    func waitForWork(timeout: Duration, since generation: UInt64?) async
 
     /// Records a try through one account that failed and was handed to another account within the
     /// same claim (failover). The message stays `sending`; throws `leaseLost` unless the lease is current.
@@ -161,6 +165,13 @@ public protocol Store: Service {
     func suppressions(among addresses: [String]) async throws -> [SuppressionRecord]
     /// The list in address order, after `address` (a page's last), at most `limit`.
     func suppressions(after address: String?, limit: Int) async throws -> [SuppressionRecord]
+}
+
+extension Store {
+    /// Returns at the next arrival of work or after `timeout`.
+    public func waitForWork(timeout: Duration) async {
+        await waitForWork(timeout: timeout, since: nil)
+    }
 }
 
 /// Runs `body` with `store` while the store's service (`run()`) runs beside it, then stops the

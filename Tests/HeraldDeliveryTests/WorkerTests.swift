@@ -419,6 +419,32 @@ import Testing
         }
     }
 
+    /// After a claim finds the queue empty, the worker waits for new work rather than claiming
+    /// again at each delivery's end, and a message enqueued meanwhile wakes it at once: with a
+    /// poll interval of a minute, each of these would otherwise wait that minute.
+    @Test(arguments: StoreBackendKind.allCases)
+    func workEnqueuedAfterAClaimFoundTheQueueEmptyIsClaimedAtOnce(kind: StoreBackendKind) async throws {
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.milliseconds(300)))] }
+        defer { Task { await slow.stop() } }
+        try await withTestStore(kind) { store, _ in
+            _ = try await Harness.account(store, "waking", server: slow)
+            var configuration = Harness.configuration()
+            configuration.pollInterval = .seconds(60)
+            try await Harness.withWorker(store, configuration: configuration) { _ in
+                let first = try await store.enqueue(Harness.message()).message.id
+                _ = try await Harness.status(store, first, in: [.sending], timeout: .seconds(10))
+                // Enqueued while the first is sending: the claim that took the first found no more.
+                let second = try await store.enqueue(Harness.message()).message.id
+                _ = try await Harness.status(store, second, in: [.sending, .success], timeout: .seconds(10))
+                _ = try await Harness.status(store, first, in: [.success], timeout: .seconds(10))
+                _ = try await Harness.status(store, second, in: [.success], timeout: .seconds(10))
+                // And once nothing is in flight.
+                let third = try await store.enqueue(Harness.message()).message.id
+                _ = try await Harness.status(store, third, in: [.success], timeout: .seconds(10))
+            }
+        }
+    }
+
     /// A password set or removed while the account's pool is open takes effect on the next
     /// message: the pool is replaced, not kept with the old credentials.
     @Test func aChangedPasswordReplacesTheAccountsConnections() async throws {

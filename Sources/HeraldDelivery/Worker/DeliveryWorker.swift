@@ -110,18 +110,35 @@ public final class DeliveryWorker: Service, Sendable {
         var suppressions: [String: String]?
     }
 
+    /// A claim that found fewer due messages than it asked for: until new work arrives or the
+    /// poll interval passes, another claim would find none.
+    private struct ShortClaim {
+        /// The store's work generation before that claim.
+        var work: UInt64
+        var until: ContinuousClock.Instant
+    }
+
     private func claimAndDeliver() async {
         await withDiscardingTaskGroup { deliveries in
+            var short: ShortClaim?
             while !isStopping {
                 let seen = changed.generation
                 while let next = takeReady() {
                     deliveries.addTask { await self.deliver(startingWith: next) }
                 }
+                // A delivery's end wakes this loop to start what is ready, but does not make a
+                // claim worth its round trip while the queue has nothing more.
+                if let found = short, store.workGeneration == found.work, ContinuousClock.now < found.until {
+                    await waitForWork(since: found, or: seen)
+                    continue
+                }
+                short = nil
                 let wanted = messagesToClaim()
                 guard wanted > 0 else {
                     await changed.wait(timeout: configuration.pollInterval, since: seen)
                     continue
                 }
+                let work = store.workGeneration
                 let claimed: [ClaimedMessage]
                 do {
                     claimed = try await store.claim(limit: wanted, owner: configuration.workerID, lease: configuration.lease)
@@ -130,10 +147,8 @@ public final class DeliveryWorker: Service, Sendable {
                     await changed.wait(timeout: configuration.pollInterval)
                     continue
                 }
-                if claimed.isEmpty {
-                    await waitForWork(since: seen)
-                    continue
-                }
+                if claimed.count < wanted { short = ShortClaim(work: work, until: .now + configuration.pollInterval) }
+                if claimed.isEmpty { continue }
                 holdings.withLockedValue { holdings in
                     for message in claimed { holdings.leases[message.lease.messageID] = message.lease }
                 }
@@ -194,11 +209,13 @@ public final class DeliveryWorker: Service, Sendable {
         return MessageDispatcher.reasons(found)
     }
 
-    /// Waits for a notification, the poll interval, or the stop, whichever is first.
-    private func waitForWork(since generation: UInt64) async {
+    /// Waits for work to arrive after a short claim, the poll interval since it, a delivery's
+    /// end, or the stop, whichever is first.
+    private func waitForWork(since claim: ShortClaim, or generation: UInt64) async {
+        let timeout = claim.until - .now
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.store.waitForWork(timeout: self.configuration.pollInterval) }
-            group.addTask { await self.changed.wait(timeout: self.configuration.pollInterval, since: generation) }
+            group.addTask { await self.store.waitForWork(timeout: timeout, since: claim.work) }
+            group.addTask { await self.changed.wait(timeout: timeout, since: generation) }
             await group.next()
             group.cancelAll()
         }

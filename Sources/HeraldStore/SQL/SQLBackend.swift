@@ -25,8 +25,11 @@ public protocol SQLBackend: Sendable {
     /// Tells waiting workers, in this process and (PostgreSQL) others, that messages arrived.
     /// Called after the commit that made them claimable; it does not wait for anything.
     func workArrived()
-    /// Returns when `workArrived` was called (here or elsewhere) or after `timeout`.
-    func waitForWork(timeout: Duration) async
+    /// Counts the `workArrived` calls (here or elsewhere) so far.
+    var workGeneration: UInt64 { get }
+    /// Returns when `workArrived` was called (here or elsewhere) since `generation`, or after
+    /// `timeout`.
+    func waitForWork(timeout: Duration, since generation: UInt64?) async
     /// Runs what the backend needs in the background (PostgreSQL's pool and listener) until
     /// cancelled or shut down gracefully.
     func run() async throws

@@ -94,8 +94,10 @@ public final class SQLStore<Backend: SQLBackend>: Store {
         }
     }
 
-    public func waitForWork(timeout: Duration) async {
-        await backend.waitForWork(timeout: timeout)
+    public var workGeneration: UInt64 { backend.workGeneration }
+
+    public func waitForWork(timeout: Duration, since generation: UInt64?) async {
+        await backend.waitForWork(timeout: timeout, since: generation)
     }
 }
 

@@ -167,8 +167,10 @@ public final class SQLiteBackend: SQLBackend {
         signal.fire()
     }
 
-    public func waitForWork(timeout: Duration) async {
-        await signal.wait(timeout: timeout)
+    public var workGeneration: UInt64 { signal.generation }
+
+    public func waitForWork(timeout: Duration, since generation: UInt64?) async {
+        await signal.wait(timeout: timeout, since: generation)
     }
 
     /// Waits for graceful shutdown or cancellation, then closes the connections.
