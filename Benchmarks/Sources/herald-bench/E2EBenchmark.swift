@@ -17,11 +17,14 @@ struct E2EBenchmark {
     var connections = 64
     var fixedRate = 2_000
     var fixedSeconds = 5
+    /// `--only sqlite` or `--only postgres` measures one database.
+    var only: String?
     let tools: String
     let binary: String
 
     init(arguments: [String]) {
         if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let n = Int(arguments[index + 1]) { count = n }
+        if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { only = arguments[index + 1] }
         tools = ProcessInfo.processInfo.environment["HERALD_BENCH_POSTFIX"] ?? "/usr/sbin"
         binary = ProcessInfo.processInfo.environment["HERALD_BENCH_BINARY"] ?? ".build/release/herald"
     }
@@ -52,6 +55,9 @@ struct E2EBenchmark {
     }
 
     func run() async throws {
+        if let only, only != "sqlite" && only != "postgres" {
+            throw BenchmarkError("--only takes sqlite or postgres, not \(only)")
+        }
         let sinkPort = try SMTPBenchmark.freePort()
         let sink = Process()
         sink.executableURL = URL(fileURLWithPath: "\(tools)/smtp-sink")
@@ -67,13 +73,16 @@ struct E2EBenchmark {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let sqlitePath = folder.appendingPathComponent("herald.sqlite").path
-        var (sqlite, sqliteKey) = try await measure(database: sqlitePath, sinkPort: sinkPort)
-        (sqlite.apiAlone, sqlite.apiAloneFixedP50, sqlite.apiAloneFixedP99, sqlite.deliveryAlone) = try await aloneRates(
-            database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
-        (sqlite.tunedFixedP50, sqlite.tunedFixedP99, sqlite.tunedDeliveryAlone) = try await tunedRates(
-            database: sqlitePath, key: sqliteKey)
+        var sqlite: Result?
+        if only != "postgres" {
+            var (result, key) = try await measure(database: sqlitePath, sinkPort: sinkPort)
+            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = try await aloneRates(
+                database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
+            (result.tunedFixedP50, result.tunedFixedP99, result.tunedDeliveryAlone) = try await tunedRates(database: sqlitePath, key: key)
+            sqlite = result
+        }
         var postgres: Result?
-        if let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
+        if only != "sqlite", let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
             var (result, key) = try await measure(database: url, sinkPort: sinkPort)
             (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = try await aloneRates(
                 database: url, key: key, sinkPort: sinkPort)
@@ -84,7 +93,7 @@ struct E2EBenchmark {
         print("e2e: \(count) sends over HTTP (\(connections) connections) to herald serve, delivered to smtp-sink on 127.0.0.1")
         print(pad("", 34) + pad("SQLite", 15, right: true) + pad("PostgreSQL", 15, right: true))
         func row(_ name: String, _ value: (Result) -> String) {
-            print(pad(name, 34) + pad(value(sqlite), 15, right: true) + pad(postgres.map(value) ?? "-", 15, right: true))
+            print(pad(name, 34) + pad(sqlite.map(value) ?? "-", 15, right: true) + pad(postgres.map(value) ?? "-", 15, right: true))
         }
         row("enqueue requests/s") { String(Int($0.enqueue)) }
         row("request p50 / p99 ms (closed loop)") { String(format: "%.1f/%.1f", $0.p50, $0.p99) }
@@ -98,10 +107,10 @@ struct E2EBenchmark {
         row("  p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.tunedFixedP50, $0.tunedFixedP99) }
         row("  delivery msg/s, alone") { String(Int($0.tunedDeliveryAlone)) }
         print("smtp-source -d, 1 session: \(Int(source)) msg/s")
-        let rss = max(sqlite.rssMB, postgres?.rssMB ?? 0)
+        let rss = max(sqlite?.rssMB ?? 0, postgres?.rssMB ?? 0)
         print(
-            "sqlite_e2e=\(Int(sqlite.endToEnd)) pg_e2e=\(Int(postgres?.endToEnd ?? 0)) sqlite_enqueue=\(Int(sqlite.enqueue)) "
-                + "pg_enqueue=\(Int(postgres?.enqueue ?? 0)) sqlite_p99_ms_at_2000=\(String(format: "%.1f", sqlite.fixedP99)) "
+            "sqlite_e2e=\(Int(sqlite?.endToEnd ?? 0)) pg_e2e=\(Int(postgres?.endToEnd ?? 0)) sqlite_enqueue=\(Int(sqlite?.enqueue ?? 0)) "
+                + "pg_enqueue=\(Int(postgres?.enqueue ?? 0)) sqlite_p99_ms_at_2000=\(String(format: "%.1f", sqlite?.fixedP99 ?? 0)) "
                 + "pg_p99_ms_at_2000=\(String(format: "%.1f", postgres?.fixedP99 ?? 0)) peak_rss_mb=\(rss) smtp_source_1conn=\(Int(source))"
         )
     }
@@ -312,6 +321,14 @@ struct E2EBenchmark {
 
     /// A running `herald serve`: its port, the admin key it printed, and a way to stop it.
     struct Server {
+        /// Reads and drops what the server writes once it has started, until the pipe closes. A
+        /// handler that does not read is called again at once while the pipe holds data: the
+        /// load generator spun a core on the server's first log line after start-up, in every
+        /// phase that followed. And a pipe that nobody reads fills and blocks the server.
+        static let discard: @Sendable (FileHandle) -> Void = { handle in
+            if handle.availableData.isEmpty { handle.readabilityHandler = nil }
+        }
+
         let process: Process
         let port: Int
         let key: String
@@ -342,8 +359,8 @@ struct E2EBenchmark {
                     let url = output.range(of: #"url=http://127\.0\.0\.1:\d+"#, options: .regularExpression),
                     let port = Int(output[url].split(separator: ":").last ?? "")
                 {
-                    out.fileHandleForReading.readabilityHandler = nil
-                    err.fileHandleForReading.readabilityHandler = { _ in }
+                    out.fileHandleForReading.readabilityHandler = Self.discard
+                    err.fileHandleForReading.readabilityHandler = Self.discard
                     return Server(process: process, port: port, key: key)
                 }
                 try await Task.sleep(for: .milliseconds(50))

@@ -4,7 +4,7 @@ import Foundation
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage =
     "usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] "
-    + "| queue [--count N] [--large N] [--only sqlite|postgres] | e2e [--count N]\n"
+    + "| queue [--count N] [--large N] [--only sqlite|postgres] | e2e [--count N] [--only sqlite|postgres]\n"
 do {
     switch arguments.first {
     case "mime":
