@@ -1,10 +1,11 @@
 import Foundation
-import HeraldDelivery
 import HeraldStore
 import HeraldTestSupport
 import MetricsTestKit
 import NIOConcurrencyHelpers
 import Testing
+
+@testable import HeraldDelivery
 
 @Suite struct WorkerTests {
     typealias Fault = SMTPTestServer.Fault
@@ -443,6 +444,18 @@ import Testing
                 _ = try await Harness.status(store, third, in: [.success], timeout: .seconds(10))
             }
         }
+    }
+
+    /// A renewal that finds a message no longer leased warns only if the worker still holds it:
+    /// a delivery that settled while the renewal ran is not a lost lease. `scripts/bench e2e` saw
+    /// the warning in most runs on PostgreSQL, with one worker and nothing to take its leases.
+    @Test func aRenewalCountsOnlyLeasesStillHeldAsLost() {
+        let settled = Lease(messageID: 1, token: "a")
+        let renewed = Lease(messageID: 2, token: "a")
+        let taken = Lease(messageID: 3, token: "a")
+        let stillHeld = [renewed.messageID: renewed, taken.messageID: taken]
+        #expect(DeliveryWorker.lost([settled, renewed, taken], kept: [renewed.messageID], stillHeld: stillHeld) == 1)
+        #expect(DeliveryWorker.lost([settled, renewed], kept: [renewed.messageID], stillHeld: stillHeld) == 0)
     }
 
     /// A password set or removed while the account's pool is open takes effect on the next

@@ -260,13 +260,27 @@ public final class DeliveryWorker: Service, Sendable {
             guard !leases.isEmpty, !Task.isCancelled else { continue }
             do {
                 let kept = try await store.extendLeases(leases, by: configuration.lease)
-                if kept.count < leases.count {
-                    logger.warning("some leases were lost before they could be renewed", metadata: ["lost": "\(leases.count - kept.count)"])
+                var lost = holdings.withLockedValue { Self.lost(leases, kept: kept, stillHeld: $0.leases) }
+                if lost > 0 {
+                    // A settlement that committed while the renewal waited on its row may not
+                    // have reached its delivery yet: look again a moment later.
+                    try? await Task.sleep(for: min(.seconds(1), configuration.lease / 10))
+                    lost = holdings.withLockedValue { Self.lost(leases, kept: kept, stillHeld: $0.leases) }
+                }
+                if lost > 0 {
+                    logger.warning("some leases were lost before they could be renewed", metadata: ["lost": "\(lost)"])
                 }
             } catch {
                 logger.error("could not renew leases: \(error)")
             }
         }
+    }
+
+    /// How many of the leases a renewal asked for were lost: not renewed (`kept` lacks them), yet
+    /// still held. A message whose delivery settled while the renewal ran is not renewed either,
+    /// and is not lost: it is no longer held.
+    static func lost(_ asked: [Lease], kept: Set<Int64>, stillHeld: [Int64: Lease]) -> Int {
+        asked.filter { !kept.contains($0.messageID) && stillHeld[$0.messageID] == $0 }.count
     }
 
     /// Reclaims expired leases and fails expired messages every `sweepInterval`.
