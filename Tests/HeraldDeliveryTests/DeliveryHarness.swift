@@ -69,16 +69,17 @@ enum Harness {
     }
 
     /// Runs a worker (SMTP and sandbox channels) beside `body`, then stops it and waits for it.
-    /// `connectionsPerAccount`: the pool's size per account (4 by default).
+    /// `connectionsPerAccount`: the pool's size per account (4 by default). `smtpTimeout`: how
+    /// long each SMTP step may take.
     static func withWorker<T: Sendable>(
         _ store: any Store, configuration: DeliveryConfiguration = Harness.configuration(), alerts: AccountAlerts? = nil,
-        connectionsPerAccount: Int = 4, requestPressure: RequestPressure = RequestPressure(),
+        connectionsPerAccount: Int = 4, requestPressure: RequestPressure = RequestPressure(), smtpTimeout: Duration = .seconds(2),
         _ body: @Sendable (DeliveryWorker) async throws -> T
     ) async throws -> T {
         _ = metrics  // bootstrapped before any metric is made
         var options = SMTPChannel.Options()
         options.pool.maxConnections = connectionsPerAccount
-        options.timeouts = .uniform(.seconds(2))
+        options.timeouts = .uniform(smtpTimeout)
         options.timeouts.silentGreetingProbe = .milliseconds(500)
         options.pool.acquireTimeout = .seconds(5)
         let worker = DeliveryWorker(

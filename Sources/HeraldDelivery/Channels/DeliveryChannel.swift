@@ -13,6 +13,14 @@ public protocol DeliveryChannel: Sendable {
     /// Closes everything; called when the workers stop. Sends already started finish; one not
     /// started yet, or asked for afterwards, throws `DeliveryError.stopping`.
     func shutdown() async
+    /// After `shutdown()`, when the stop can wait no longer: ends the sends still running (an
+    /// SMTP reply may take minutes to time out). Each throws `DeliveryError.stopping`.
+    func abort() async
+}
+
+extension DeliveryChannel {
+    /// A channel whose sends end quickly has nothing to end.
+    public func abort() async {}
 }
 
 /// A message as a channel sends it: an envelope and the exact bytes.

@@ -29,6 +29,9 @@ public actor SMTPChannel: DeliveryChannel {
     /// By account: the pool, made for these settings and this version of the password.
     private var pools: [Int64: (settings: AccountSettings, passwordVersion: Int?, pool: SMTPConnectionPool)] = [:]
     private var closed = false
+    /// Pools shut down with sends still running, for `abort()`.
+    private var closing: [SMTPConnectionPool] = []
+    private var aborted = false
 
     public init(
         store: any Store, options: Options = Options(), eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -55,6 +58,9 @@ public actor SMTPChannel: DeliveryChannel {
             return DeliveryReceipt(
                 smtpCode: result.reply.code, enhancedCode: result.reply.enhancedCode?.description, reply: result.reply.text,
                 recipients: result.recipients.map(RecipientOutcome.init))
+        } catch is SMTPError where aborted {
+            // Ended by `abort()`: the worker released the message already.
+            throw DeliveryError.stopping
         } catch let error as SMTPError where error.code == "smtp.pool_closed" && closed {
             // Waiting for a connection when the workers stopped: never started.
             throw DeliveryError.stopping
@@ -80,7 +86,17 @@ public actor SMTPChannel: DeliveryChannel {
         closed = true
         let all = pools.values.map(\.pool)
         pools = [:]
+        closing += all
         for pool in all { await pool.shutdown() }
+    }
+
+    public func abort() async {
+        closed = true
+        aborted = true
+        let all = pools.values.map(\.pool) + closing
+        pools = [:]
+        closing = []
+        for pool in all { await pool.abort() }
     }
 
     /// Open connections per account, for metrics and tests.

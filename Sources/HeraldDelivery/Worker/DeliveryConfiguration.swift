@@ -19,7 +19,8 @@ public struct DeliveryConfiguration: Sendable {
     public var pollInterval: Duration
     /// How often expired leases and messages are swept.
     public var sweepInterval: Duration
-    /// On shutdown, how long in-flight deliveries may take before their messages are released.
+    /// On shutdown, how long in-flight deliveries may take before their messages are released and
+    /// their sends ended.
     public var drainTimeout: Duration
     /// How long the list of accounts is cached between reads.
     public var accountRefresh: Duration

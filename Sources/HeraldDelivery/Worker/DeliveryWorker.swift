@@ -7,7 +7,8 @@ import ServiceLifecycle
 /// The delivery workers of one process, as a `Service`: claims batches, delivers up to
 /// `concurrency` messages at once, renews their leases, sweeps expired leases, and on graceful
 /// shutdown (SIGTERM) stops claiming, releases what has not started sending, lets sends in
-/// progress finish for `drainTimeout`, and releases what is still held, without spending an attempt.
+/// progress finish for `drainTimeout`, and releases what is still held, without spending an attempt,
+/// ending the sends that still run.
 ///
 /// While every slot is busy, the worker claims up to `batchSize` more messages ahead, and a
 /// delivery that ends starts the next of them at once. So a claim's round trip is never between
@@ -222,8 +223,9 @@ public final class DeliveryWorker: Service, Sendable {
     }
 
     /// Releases the messages claimed ahead, lets in-flight deliveries finish for `drainTimeout`,
-    /// then releases what is still held. The channels shut down first: a message still waiting
-    /// for a connection is released at once instead of being sent after the stop.
+    /// then releases what is still held and ends the sends that still run. The channels shut down
+    /// first: a message still waiting for a connection is released at once instead of being sent
+    /// after the stop.
     private func drain() async {
         let deadline = ContinuousClock.now + configuration.drainTimeout
         let unstarted = holdings.withLockedValue { holdings in
@@ -238,6 +240,10 @@ public final class DeliveryWorker: Service, Sendable {
             await changed.wait(timeout: deadline - ContinuousClock.now, since: seen)
         }
         await release(holdings.withLockedValue { Array($0.leases.values) }, "released messages still in flight at shutdown")
+        // Their messages are back in the queue; a send still waiting for a reply would hold the
+        // stop until its SMTP timeout, minutes away.
+        guard inFlight > 0 else { return }
+        for channel in channels.values { await channel.abort() }
     }
 
     private func release(_ leases: [Lease], _ message: Logger.Message) async {

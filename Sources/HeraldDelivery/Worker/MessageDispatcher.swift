@@ -143,7 +143,8 @@ struct MessageDispatcher: Sendable {
 
     /// Gives a message back to the queue as it was: the worker is stopping and nothing was sent.
     private func releaseUnsent(_ claimed: ClaimedMessage, logger: Logger) async throws {
-        _ = try await store.release([claimed.lease])
+        // Empty when the stop already released it, mid-send, and then ended the send.
+        guard !(try await store.release([claimed.lease])).isEmpty else { return }
         logger.info("the worker is stopping; the message was released unsent")
     }
 

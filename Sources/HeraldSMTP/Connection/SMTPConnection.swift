@@ -148,6 +148,12 @@ public final class SMTPConnection: Sendable {
         _ = try? await channel.close()
     }
 
+    /// Closes the connection at once, without QUIT: a reply still awaited fails as
+    /// `smtp.connection_closed`. For a stop that cannot wait for the server.
+    public func abort() async {
+        _ = try? await channel.close()
+    }
+
     // MARK: - Set-up helpers
 
     static func makeTLSContext(_ configuration: SMTPClientConfiguration) throws -> NIOSSLContext? {

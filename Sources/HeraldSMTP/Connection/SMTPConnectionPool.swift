@@ -103,6 +103,16 @@ public actor SMTPConnectionPool {
         for pooled in idle { await pooled.connection.close() }
     }
 
+    /// Closes every connection, those with sends in flight too, without QUIT: for a stop that
+    /// cannot wait for them. Those sends fail at once, as `smtp.connection_closed`.
+    public func abort() async {
+        closed = true
+        wakeAll(throwing: Self.closedError)
+        let all = connections
+        connections.removeAll()
+        for pooled in all { await pooled.connection.abort() }
+    }
+
     // MARK: - Leasing
 
     private func acquire() async throws -> Pooled {
