@@ -37,8 +37,10 @@ import Testing
         }
     }
 
-    /// With PIPELINING, busy connections take more messages at once, each queued behind the
-    /// previous one's content; without it, one message per connection.
+    /// With PIPELINING, busy connections take more messages at once (up to `sendsPerConnection`),
+    /// each queued behind the previous one's content; without it, one message per connection.
+    /// The pool is watched for the whole run: how close the peak comes to 4 depends on how soon a
+    /// loaded machine runs each waiting send, so the test asks for more than one, never above 4.
     @Test(arguments: [true, false])
     func busyConnectionsTakeSeveralMessagesOnlyWithPipelining(pipelining: Bool) async throws {
         try await LiveFaultTests.withServer({
@@ -54,7 +56,7 @@ import Testing
                 for _ in 0..<8 { group.addTask { _ = try await pool.send(Self.envelope, message: Self.message) } }
                 // Watch the pool while the server holds each message's final reply.
                 let deadline = ContinuousClock.now + .seconds(20)
-                while peak < (pipelining ? 4 : 8), ContinuousClock.now < deadline, server.received.count < 8 {
+                while ContinuousClock.now < deadline, server.received.count < 8 {
                     peak = max(peak, await pool.sendsInFlight)
                     try await Task.sleep(for: .milliseconds(5))
                 }
@@ -63,7 +65,11 @@ import Testing
             await pool.shutdown()
             #expect(server.received.count == 8)
             #expect(server.connectionCount == 1)
-            #expect(peak == (pipelining ? 4 : 1), "sends in flight on the one connection")
+            if pipelining {
+                #expect(peak > 1 && peak <= 4, "sends in flight on the one connection: \(peak)")
+            } else {
+                #expect(peak == 1, "sends in flight on the one connection")
+            }
         }
     }
 

@@ -14,6 +14,15 @@ import FoundationNetworking
         private var text = ""
         func append(_ data: Data) { lock.withLock { text += String(decoding: data, as: UTF8.self) } }
         var value: String { lock.withLock { text } }
+
+        /// Collects what `pipe` carries until it closes, then stops watching it: a handler left
+        /// on a closed pipe is called again at once, forever, and would spin a core.
+        func collect(_ pipe: Pipe) {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil } else { self.append(data) }
+            }
+        }
     }
 
     static func request(_ method: String, _ url: String, key: String, body: String? = nil) async throws -> (Int, [String: Any]) {
@@ -42,8 +51,8 @@ import FoundationNetworking
         process.standardError = stderr
         let out = Output()
         let err = Output()
-        stdout.fileHandleForReading.readabilityHandler = { out.append($0.availableData) }
-        stderr.fileHandleForReading.readabilityHandler = { err.append($0.availableData) }
+        out.collect(stdout)
+        err.collect(stderr)
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
@@ -118,7 +127,7 @@ import FoundationNetworking
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+        output.collect(pipe)
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
