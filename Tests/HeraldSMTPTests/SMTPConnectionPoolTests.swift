@@ -73,6 +73,34 @@ import Testing
         }
     }
 
+    /// `abort()` ends a send waiting for its final reply at once, rather than after the reply's
+    /// timeout (minutes); the server holds that reply for a minute here.
+    @Test func abortEndsASendWaitingForItsReply() async throws {
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(60)))] }) { server in
+            let pool = Self.pool(server)
+            let send = Task { try await pool.send(Self.envelope, message: Self.message) }
+            _ = try await eventually { server.received.isEmpty ? nil : true }
+            await pool.abort()
+            let outcome = await send.result
+            #expect(throws: SMTPError.self) { try outcome.get() }
+            #expect(await pool.sendsInFlight == 0)
+        }
+    }
+
+    /// A connection still opening when `abort()` comes is closed once open, and sends nothing.
+    @Test func abortLeavesAConnectionStillOpeningUnused() async throws {
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.connect, .delay(.seconds(1)))] }) { server in
+            let pool = Self.pool(server)
+            let send = Task { try await pool.send(Self.envelope, message: Self.message) }
+            _ = try await eventually { server.connectionCount == 1 ? true : nil }
+            await pool.abort()
+            let outcome = await send.result
+            #expect(throws: SMTPError.self) { try outcome.get() }
+            #expect(!server.commands.contains { $0.hasPrefix("MAIL") }, "\(server.commands)")
+            #expect(server.received.isEmpty)
+        }
+    }
+
     @Test func waitingForAFreeConnectionIsBounded() async throws {
         try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(2)))] }) { server in
             let pool = Self.pool(server) {

@@ -63,6 +63,8 @@ public actor SMTPConnectionPool {
     private var waiterOrder: [Int] = []
     private var nextWaiter = 0
     private var closed = false
+    /// Set by `abort()`: a connection that finishes opening afterwards is closed, unused.
+    private var aborted = false
 
     public init(
         configuration: SMTPClientConfiguration, options: Options = Options(),
@@ -107,6 +109,7 @@ public actor SMTPConnectionPool {
     /// cannot wait for them. Those sends fail at once, as `smtp.connection_closed`.
     public func abort() async {
         closed = true
+        aborted = true
         wakeAll(throwing: Self.closedError)
         let all = connections
         connections.removeAll()
@@ -177,19 +180,24 @@ public actor SMTPConnectionPool {
     /// Opens a connection, which is handed out with this send in flight.
     private func open() async throws -> Pooled {
         opening += 1
+        let connection: SMTPConnection
         do {
-            let connection = try await SMTPConnection.connect(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+            connection = try await SMTPConnection.connect(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
             opening -= 1
-            let pooled = Pooled(connection)
-            pooled.inFlight = 1
-            pooled.messagesStarted = 1
-            connections.append(pooled)
-            return pooled
         } catch {
             opening -= 1
             wakeOne()
             throw error
         }
+        if aborted {
+            await connection.abort()
+            throw Self.closedError
+        }
+        let pooled = Pooled(connection)
+        pooled.inFlight = 1
+        pooled.messagesStarted = 1
+        connections.append(pooled)
+        return pooled
     }
 
     private func release(_ pooled: Pooled) async {
