@@ -171,7 +171,7 @@ public final class DeliveryWorker: Service, Sendable {
         return holdings.withLockedValue { holdings in
             guard holdings.ready.count <= ahead / 2 else { return 0 }
             let room = max(0, concurrency - holdings.sending) + ahead - holdings.ready.count
-            return min(room, configuration.batchSize)
+            return min(room, ahead)
         }
     }
 
@@ -266,13 +266,12 @@ public final class DeliveryWorker: Service, Sendable {
             guard !leases.isEmpty, !Task.isCancelled else { continue }
             do {
                 let kept = try await store.extendLeases(leases, by: configuration.lease)
-                var lost = holdings.withLockedValue { Self.lost(leases, kept: kept, stillHeld: $0.leases) }
-                if lost > 0 {
-                    // A settlement that committed while the renewal waited on its row may not
-                    // have reached its delivery yet: look again a moment later.
-                    try? await Task.sleep(for: min(.seconds(1), configuration.lease / 10))
-                    lost = holdings.withLockedValue { Self.lost(leases, kept: kept, stillHeld: $0.leases) }
-                }
+                let lostNow = { self.holdings.withLockedValue { Self.lost(leases, kept: kept, stillHeld: $0.leases) } }
+                guard lostNow() > 0 else { continue }
+                // A settlement that committed while the renewal waited on its row may not have
+                // reached its delivery yet: look again a moment later.
+                try? await Task.sleep(for: min(.seconds(1), configuration.lease / 10))
+                let lost = lostNow()
                 if lost > 0 {
                     logger.warning("some leases were lost before they could be renewed", metadata: ["lost": "\(lost)"])
                 }
