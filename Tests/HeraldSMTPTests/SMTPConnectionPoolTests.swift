@@ -87,6 +87,30 @@ import Testing
         }
     }
 
+    /// `abort()` does not wait for a greeting that is slow to come: a stop would otherwise wait
+    /// up to the greeting timeout (five minutes by default).
+    @Test func abortEndsAConnectionWaitingForItsGreeting() async throws {
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.connect, .delay(.seconds(60)))] }) { server in
+            var configuration = LiveTestServerTests.client(server, security: .startTLS)
+            configuration.timeouts.greeting = .seconds(120)
+            let pool = SMTPConnectionPool(configuration: configuration)
+            let started = ContinuousClock.now
+            let send = Task { try await pool.send(Self.envelope, message: Self.message) }
+            _ = try await eventually { server.connectionCount >= 1 ? true : nil }
+            await pool.abort()
+            let outcome = await send.result
+            let waited = ContinuousClock.now - started
+            #expect(waited < .seconds(30), "the send ended \(waited) after it started, not at the abort")
+            #expect {
+                try outcome.get()
+            } throws: { error in
+                (error as? SMTPError)?.code == "smtp.pool_closed"
+            }
+            #expect(await pool.openConnections == 0)
+            #expect(!server.commands.contains { $0.hasPrefix("MAIL") }, "\(server.commands)")
+        }
+    }
+
     /// A connection still opening when `abort()` comes is closed once open, and sends nothing.
     @Test func abortLeavesAConnectionStillOpeningUnused() async throws {
         try await LiveFaultTests.withServer({ $0.faults = [Fault(.connect, .delay(.seconds(1)))] }) { server in

@@ -61,6 +61,9 @@ public actor SMTPChannel: DeliveryChannel {
         } catch is SMTPError where aborted {
             // Ended by `abort()`: the worker released the message already.
             throw DeliveryError.stopping
+        } catch is CancellationError {
+            // The delivery's task was cancelled while its connection was still opening: nothing sent.
+            throw DeliveryError.stopping
         } catch let error as SMTPError where error.code == "smtp.pool_closed" && closed {
             // Waiting for a connection when the workers stopped: never started.
             throw DeliveryError.stopping

@@ -33,6 +33,10 @@ public final class SMTPConnection: Sendable {
     public var isUsable: Bool { channel.isActive && open.withLockedValue { $0 } }
 
     /// Connects and runs the session up to the point where a message can be sent.
+    ///
+    /// Cancelling the calling task closes a connection still waiting for its greeting or in its
+    /// set-up (EHLO, STARTTLS, AUTH), and `connect` throws `CancellationError`. The TCP connect
+    /// itself runs to its own timeout.
     public static func connect(
         _ configuration: SMTPClientConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "herald.smtp")
@@ -76,10 +80,17 @@ public final class SMTPConnection: Sendable {
         }
 
         do {
-            let session = try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
+            let session = try await withTaskCancellationHandler {
+                try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+            try Task.checkCancellation()
             return SMTPConnection(channel: channel, open: open, session: session, configuration: configuration)
-        } catch let error as SMTPError {
+        } catch {
             channel.close(promise: nil)
+            if Task.isCancelled { throw CancellationError() }
+            guard let error = error as? SMTPError else { throw error }
             throw await explainSilentServer(error, configuration: configuration, eventLoopGroup: eventLoopGroup)
         }
     }

@@ -48,8 +48,9 @@ public actor SMTPConnectionPool {
     private let eventLoopGroup: EventLoopGroup
     private let logger: Logger
     private var connections: [Pooled] = []
-    /// Connections being opened.
-    private var opening = 0
+    /// Connections being opened, each in a task of its own so that `abort()` can end it.
+    private var openings: [Int: Task<SMTPConnection, Error>] = [:]
+    private var nextOpening = 0
     /// A send waiting for a connection. It is registered before it suspends, so a wake-up that
     /// comes in between is kept (`woken`) rather than lost.
     private enum Waiter {
@@ -63,7 +64,8 @@ public actor SMTPConnectionPool {
     private var waiterOrder: [Int] = []
     private var nextWaiter = 0
     private var closed = false
-    /// Set by `abort()`: a connection that finishes opening afterwards is closed, unused.
+    /// Set by `abort()`: a connection still opening is abandoned, and one that finishes opening
+    /// anyway is closed, unused.
     private var aborted = false
 
     public init(
@@ -77,7 +79,7 @@ public actor SMTPConnectionPool {
     }
 
     /// Open connections: idle ones, ones in use and ones being opened.
-    public var openConnections: Int { connections.count + opening }
+    public var openConnections: Int { connections.count + openings.count }
 
     /// Sends in progress over all connections.
     public var sendsInFlight: Int { connections.reduce(0) { $0 + $1.inFlight } }
@@ -106,11 +108,14 @@ public actor SMTPConnectionPool {
     }
 
     /// Closes every connection, those with sends in flight too, without QUIT: for a stop that
-    /// cannot wait for them. Those sends fail at once, as `smtp.connection_closed`.
+    /// cannot wait for them. Those sends fail at once, as `smtp.connection_closed`; a send whose
+    /// connection is still waiting for the server's greeting or finishing its set-up fails as
+    /// `smtp.pool_closed`. (A TCP connect still in progress runs to its own timeout first.)
     public func abort() async {
         closed = true
         aborted = true
         wakeAll(throwing: Self.closedError)
+        for attempt in openings.values { attempt.cancel() }
         let all = connections
         connections.removeAll()
         for pooled in all { await pooled.connection.abort() }
@@ -151,7 +156,7 @@ public actor SMTPConnectionPool {
                 pooled.messagesStarted += 1
                 return handOut(pooled)
             }
-            if connections.count + opening < options.maxConnections {
+            if connections.count + openings.count < options.maxConnections {
                 return handOut(try await open())
             }
             try await waitForRelease(until: deadline)
@@ -179,15 +184,23 @@ public actor SMTPConnectionPool {
 
     /// Opens a connection, which is handed out with this send in flight.
     private func open() async throws -> Pooled {
-        opening += 1
+        let (configuration, eventLoopGroup, logger) = (configuration, eventLoopGroup, logger)
+        let attempt = Task { try await SMTPConnection.connect(configuration, eventLoopGroup: eventLoopGroup, logger: logger) }
+        let id = nextOpening
+        nextOpening += 1
+        openings[id] = attempt
         let connection: SMTPConnection
         do {
-            connection = try await SMTPConnection.connect(configuration, eventLoopGroup: eventLoopGroup, logger: logger)
-            opening -= 1
+            connection = try await withTaskCancellationHandler {
+                try await attempt.value
+            } onCancel: {
+                attempt.cancel()
+            }
+            openings[id] = nil
         } catch {
-            opening -= 1
+            openings[id] = nil
             wakeOne()
-            throw error
+            throw aborted ? Self.closedError : error
         }
         if aborted {
             await connection.abort()
