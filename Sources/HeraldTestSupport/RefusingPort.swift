@@ -17,6 +17,13 @@ public struct RefusingPort: Sendable {
     }
 
     public init() throws {
+        (descriptor, port) = try Self.bindLoopback()
+    }
+
+    public func close() { _ = Glibc.close(descriptor) }
+
+    /// A TCP socket bound to a free loopback port, and that port.
+    static func bindLoopback() throws -> (descriptor: Int32, port: Int) {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw BindFailed(errno: errno) }
         var address = sockaddr_in()
@@ -33,9 +40,43 @@ public struct RefusingPort: Sendable {
             Glibc.close(descriptor)
             throw BindFailed(errno: failure)
         }
-        self.descriptor = descriptor
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+    }
+}
+
+/// A loopback port where a TCP connect neither succeeds nor fails: it listens with an accept
+/// queue of one, which a connection of its own fills and nobody accepts, so the kernel drops
+/// further connection requests and a client waits for its connect timeout. `close()` frees it.
+public struct StalledPort: Sendable {
+    public let port: Int
+    private let listener: Int32
+    private let filler: Int32
+
+    public init() throws {
+        let (listener, port) = try RefusingPort.bindLoopback()
+        let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let filled =
+            filler >= 0 && listen(listener, 0) == 0
+            && withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+        guard filled else {
+            let failure = errno
+            Glibc.close(listener)
+            if filler >= 0 { Glibc.close(filler) }
+            throw RefusingPort.BindFailed(errno: failure)
+        }
+        (self.listener, self.filler, self.port) = (listener, filler, port)
     }
 
-    public func close() { _ = Glibc.close(descriptor) }
+    public func close() {
+        _ = Glibc.close(filler)
+        _ = Glibc.close(listener)
+    }
 }

@@ -174,6 +174,28 @@ import Testing
         }
     }
 
+    /// A connect whose task is cancelled ends at once, whether the server has not greeted yet or
+    /// has not answered EHLO: a stop must not wait minutes for either.
+    @Test(arguments: ["greeting", "EHLO"])
+    func cancellingAConnectEndsItAtOnce(waitingFor step: String) async throws {
+        let fault = step == "greeting" ? Fault(.connect, .delay(.seconds(60))) : Fault(.command("EHLO"), .silence)
+        try await Self.withServer({ $0.faults = [fault] }) { server in
+            var client = LiveTestServerTests.client(server, security: .startTLS)
+            client.timeouts = .uniform(.seconds(120))
+            client.timeouts.silentGreetingProbe = .seconds(120)
+            let started = ContinuousClock.now
+            let connect = Task { try await SMTPConnection.connect(client) }
+            _ = try await eventually {
+                (step == "greeting" ? server.connectionCount >= 1 : server.commands.contains { $0.hasPrefix("EHLO") }) ? true : nil
+            }
+            connect.cancel()
+            let outcome = await connect.result
+            let waited = ContinuousClock.now - started
+            #expect(waited < .seconds(30), "the connect ended \(waited) after it started, not at the cancellation")
+            #expect(throws: CancellationError.self) { try outcome.get() }
+        }
+    }
+
     @Test func aLongerWaitOutlivesTheShorterOneBeforeIt() async throws {
         // The timer set for DATA's short wait fires during the final dot's longer one: it must
         // set itself again for the later deadline instead of failing the send.
@@ -350,6 +372,26 @@ import Testing
         #expect(error?.classification == .network)
         #expect(error?.message == "could not connect to 127.0.0.1:\(port): the connection was refused", "not NIO's description")
         #expect(error?.diagnosis?.contains("check smtp_port") == true, "\(String(describing: error?.diagnosis))")
+    }
+
+    /// A connect that gets no answer times out as a timeout, and ends at once when its task is
+    /// cancelled instead of waiting for that timeout.
+    @Test func aConnectWithNoAnswerTimesOutOrEndsWhenCancelled() async throws {
+        let stalled = try StalledPort()
+        defer { stalled.close() }
+        var client = SMTPClientConfiguration(host: "127.0.0.1", port: stalled.port, security: .plaintext)
+        client.timeouts = .uniform(.milliseconds(500))
+        let error = await Self.expectError("smtp.connect_timeout") { _ = try await SMTPConnection.connect(client) }
+        #expect(error?.classification == .timeout)
+
+        client.timeouts = .uniform(.seconds(120))
+        let started = ContinuousClock.now
+        let connect = Task { [client] in try await SMTPConnection.connect(client) }
+        connect.cancel()
+        let outcome = await connect.result
+        let waited = ContinuousClock.now - started
+        #expect(waited < .seconds(30), "the connect ended \(waited) after it started, not at the cancellation")
+        #expect(throws: CancellationError.self) { try outcome.get() }
     }
 
     /// A server that hangs up on the ClientHello is described in words: not NIOSSL's nested enum

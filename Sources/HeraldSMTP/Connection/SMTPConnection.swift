@@ -34,9 +34,9 @@ public final class SMTPConnection: Sendable {
 
     /// Connects and runs the session up to the point where a message can be sent.
     ///
-    /// Cancelling the calling task closes a connection still waiting for its greeting or in its
-    /// set-up (EHLO, STARTTLS, AUTH), and `connect` throws `CancellationError`. The TCP connect
-    /// itself runs to its own timeout.
+    /// Cancelling the calling task closes the connection, whether it is still connecting, waiting
+    /// for the greeting or in its set-up (EHLO, STARTTLS, AUTH), and `connect` throws
+    /// `CancellationError`.
     public static func connect(
         _ configuration: SMTPClientConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "herald.smtp")
@@ -48,6 +48,18 @@ public final class SMTPConnection: Sendable {
                 message: "the EHLO host name must be a domain or an address literal")
         }
         let tlsContext = try makeTLSContext(configuration)
+        let opening = OpeningChannels()
+        return try await withTaskCancellationHandler {
+            try await connect(configuration, tlsContext: tlsContext, opening: opening, eventLoopGroup: eventLoopGroup, logger: logger)
+        } onCancel: {
+            opening.cancel()
+        }
+    }
+
+    private static func connect(
+        _ configuration: SMTPClientConfiguration, tlsContext: NIOSSLContext?, opening: OpeningChannels, eventLoopGroup: EventLoopGroup,
+        logger: Logger
+    ) async throws -> SMTPConnection {
         let eventLoop = eventLoopGroup.next()
         let readyPromise = eventLoop.makePromise(of: SMTPSessionInfo.self)
         let open = NIOLockedValueBox(true)
@@ -57,6 +69,7 @@ public final class SMTPConnection: Sendable {
                 .connectTimeout(TimeAmount(configuration.timeouts.connect))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
+                    guard opening.add(channel) else { return channel.eventLoop.makeFailedFuture(CancellationError()) }
                     do {
                         let sync = channel.pipeline.syncOperations
                         let recorder = FirstBytesRecorder()
@@ -75,16 +88,13 @@ public final class SMTPConnection: Sendable {
                 }
                 .connect(host: configuration.host, port: configuration.port).get()
         } catch {
-            readyPromise.fail(connectError(error, configuration))
-            throw connectError(error, configuration)
+            let failure: any Error = Task.isCancelled ? CancellationError() : connectError(error, configuration)
+            readyPromise.fail(failure)
+            throw failure
         }
 
         do {
-            let session = try await withTaskCancellationHandler {
-                try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
-            } onCancel: {
-                channel.close(promise: nil)
-            }
+            let session = try await awaitSession(readyPromise.futureResult, channel: channel, configuration: configuration)
             try Task.checkCancellation()
             return SMTPConnection(channel: channel, open: open, session: session, configuration: configuration)
         } catch {
@@ -374,4 +384,27 @@ struct SMTPSessionInfo: Sendable {
     let capabilities: SMTPCapabilities
     let greeting: SMTPReply?
     let steps: [SMTPSessionStep]
+}
+
+/// The channels a connect has made so far (more than one when both IPv4 and IPv6 are tried), so
+/// that cancelling the connect can close them; one made after the cancellation is refused.
+private final class OpeningChannels: Sendable {
+    private let state = NIOLockedValueBox((channels: [any Channel](), cancelled: false))
+
+    /// Keeps `channel`; false when the connect was cancelled already.
+    func add(_ channel: any Channel) -> Bool {
+        state.withLockedValue { state in
+            guard !state.cancelled else { return false }
+            state.channels.append(channel)
+            return true
+        }
+    }
+
+    func cancel() {
+        let channels = state.withLockedValue { state in
+            state.cancelled = true
+            return state.channels
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
 }

@@ -109,8 +109,8 @@ public actor SMTPConnectionPool {
 
     /// Closes every connection, those with sends in flight too, without QUIT: for a stop that
     /// cannot wait for them. Those sends fail at once, as `smtp.connection_closed`; a send whose
-    /// connection is still waiting for the server's greeting or finishing its set-up fails as
-    /// `smtp.pool_closed`. (A TCP connect still in progress runs to its own timeout first.)
+    /// connection is still opening (connecting, waiting for the greeting, in its set-up) fails as
+    /// `smtp.pool_closed`.
     public func abort() async {
         closed = true
         aborted = true
