@@ -259,13 +259,15 @@ struct QueueTests {
         }
     }
 
-    /// PostgreSQL: a worker on another connection pool (another process) is woken by the NOTIFY
-    /// sent after the enqueue commits, not only by polling.
-    @Test func anEnqueueWakesWorkersOfAnotherProcess() async throws {
-        try await withTestStore(.postgres) { store, database in
+    /// A worker of another store on the same database (another process) is woken by the commit,
+    /// not only by its own polling: by the NOTIFY sent after the enqueue commits on PostgreSQL,
+    /// by the store's watch of `data_version` on SQLite.
+    @Test(arguments: StoreBackendKind.allCases)
+    func anEnqueueWakesWorkersOfAnotherProcess(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, database in
             try await withRunningStore(try await database.openStore()) { other in
                 let waited = await Self.waitWhileEnqueuing(into: store, waiter: other)
-                #expect(waited < .seconds(30), "woken by the notification, not by the 60 s timeout")
+                #expect(waited < .seconds(30), "woken by the other store's commit, not by the 60 s timeout")
             }
         }
     }

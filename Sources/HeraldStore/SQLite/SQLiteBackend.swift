@@ -19,6 +19,11 @@ import ServiceLifecycle
 /// every other writer waiting too. The batched commits of enqueues and settlements run there as
 /// well (`commitExecutor`). Reads (listings and statistics can be long) run on the backend's
 /// thread pool, so that they do not hold up Swift's shared threads.
+///
+/// SQLite cannot notify another process of a commit, so while it runs the backend looks at the
+/// file's `data_version` every 100 ms and wakes this process's idle workers when another
+/// process committed (a `herald send`, a `herald serve --no-workers` beside a `herald worker`):
+/// they find its messages then, not at their next poll.
 public final class SQLiteBackend: SQLBackend {
     /// How hard a commit pushes to disk (SQLite's `synchronous`).
     public enum Synchronous: String, Sendable {
@@ -54,19 +59,26 @@ public final class SQLiteBackend: SQLBackend {
     private let threadPool: NIOThreadPool
     private let writer: SQLiteHandle
     private let readers: [SQLiteHandle]
+    /// Reads `data_version` for `watchForOtherWriters()`, and nothing else.
+    private let watcher: SQLiteHandle
+    /// Counts the writer's transactions and statements, so that a change of `data_version` can
+    /// be told apart from this process's own commits.
+    private let ownWrites = NIOLockedValueBox<UInt64>(0)
     private let nextReader = NIOLockedValueBox(0)
     private let writeLock = AsyncMutex()
     private let writerThread = WriterThread(name: "herald-sqlite-writer")
     private let signal = WorkSignal()
 
     private init(
-        configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteHandle, readers: [SQLiteHandle]
+        configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteHandle, readers: [SQLiteHandle],
+        watcher: SQLiteHandle
     ) {
         self.configuration = configuration
         self.logger = logger
         self.threadPool = threadPool
         self.writer = writer
         self.readers = readers
+        self.watcher = watcher
     }
 
     /// Whether the caller runs on the writer's thread (tests).
@@ -109,7 +121,9 @@ public final class SQLiteBackend: SQLBackend {
             }
             var readers: [SQLiteHandle] = []
             for _ in 0..<configuration.readers { readers.append(try connect(cacheKiB: 16_384)) }
-            return SQLiteBackend(configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers)
+            let watcher = try connect(cacheKiB: 64)
+            return SQLiteBackend(
+                configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers, watcher: watcher)
         } catch {
             for handle in handles { handle.close() }
             try? await threadPool.shutdownGracefully()
@@ -142,7 +156,9 @@ public final class SQLiteBackend: SQLBackend {
     private func onWriter<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerThread) {
             try await writeLock.withLock {
-                try await mapErrors { try await Self.withBusyRetry(deadline: configuration.busyDeadline, operation) }
+                // Counted before the write, so the watcher never sees its commit uncounted.
+                ownWrites.withLockedValue { $0 &+= 1 }
+                return try await mapErrors { try await Self.withBusyRetry(deadline: configuration.busyDeadline, operation) }
             }
         }
     }
@@ -163,7 +179,7 @@ public final class SQLiteBackend: SQLBackend {
     var statementsPreparedAgain: Int { (readers + [writer]).reduce(0) { $0 + $1.statementsPreparedAgain } }
 
     public func workArrived() {
-        // Other processes on this file find the messages by polling; this process's workers wake now.
+        // This process's workers wake now; other processes' when their watchers look.
         signal.fire()
     }
 
@@ -173,21 +189,40 @@ public final class SQLiteBackend: SQLBackend {
         await signal.wait(timeout: timeout, since: generation)
     }
 
-    /// Waits for graceful shutdown or cancellation, then closes the connections.
+    /// Watches for other processes' commits until graceful shutdown or cancellation, then closes
+    /// the connections.
     public func run() async throws {
         let (stopped, stop) = AsyncStream<Void>.makeStream()
         await withGracefulShutdownHandler {
-            for await _ in stopped {}
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { for await _ in stopped {} }
+                group.addTask { await self.watchForOtherWriters() }
+                await group.next()
+                group.cancelAll()
+            }
         } onGracefulShutdown: {
             stop.finish()
         }
         try await close()
     }
 
+    /// Wakes this process's workers when `data_version` changed while this process wrote nothing:
+    /// another process committed. (When both wrote in the same 100 ms, the workers are not woken
+    /// and find the other's messages at their next poll, as they would without this.)
+    private func watchForOtherWriters() async {
+        var seen: (version: Int64?, writes: UInt64) = (nil, ownWrites.withLockedValue { $0 })
+        while (try? await Task.sleep(for: .milliseconds(100))) != nil {
+            let writes = ownWrites.withLockedValue { $0 }
+            guard let version = try? watcher.execute("PRAGMA data_version", []).first?.int("data_version") else { continue }
+            if let last = seen.version, version != last, writes == seen.writes { signal.fire() }
+            seen = (version, writes)
+        }
+    }
+
     /// Closes every connection; the backend is unusable afterwards. Runs to the end even in a
     /// cancelled task, since an unclosed connection would leak its file handle.
     public func close() async throws {
-        for handle in readers + [writer] { handle.close() }
+        for handle in readers + [writer, watcher] { handle.close() }
         writerThread.stop()
         try await threadPool.shutdownGracefully()
     }
