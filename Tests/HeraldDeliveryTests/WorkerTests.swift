@@ -332,11 +332,14 @@ import Testing
         }
     }
 
-    /// The server holds the DATA reply for a minute, far longer than the drain, and the send may
-    /// wait for it (its timeout is longer still): the drain always ends first however slow the
-    /// machine, and then the send is ended instead of holding the stop for that minute.
-    @Test func gracefulShutdownReleasesWhatIsStillInFlightWithoutSpendingAnAttempt() async throws {
-        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(60)))] }
+    /// The server holds the DATA reply (or its greeting) for a minute, far longer than the drain,
+    /// and the send may wait for it (its timeout is longer still): the drain always ends first
+    /// however slow the machine, and then the send is ended instead of holding the stop for that
+    /// minute.
+    @Test(arguments: ["DATA", "greeting"])
+    func gracefulShutdownReleasesWhatIsStillInFlightWithoutSpendingAnAttempt(stalledAt step: String) async throws {
+        let fault = step == "DATA" ? Fault(.command("DATA"), .delay(.seconds(60))) : Fault(.connect, .delay(.seconds(60)))
+        let slow = try await Harness.server { $0.faults = [fault] }
         defer { Task { await slow.stop() } }
         try await withTestStore(.sqlite) { store, _ in
             _ = try await Harness.account(store, "slow", server: slow)
@@ -345,10 +348,12 @@ import Testing
             let started = ContinuousClock.now
             try await Harness.withWorker(store, configuration: configuration, smtpTimeout: .seconds(90)) { worker in
                 _ = try await Harness.status(store, id, in: [.sending])
-                _ = try await eventually { slow.commands.contains { $0.hasPrefix("DATA") } ? true : nil }
+                _ = try await eventually {
+                    (step == "DATA" ? slow.commands.contains { $0.hasPrefix("DATA") } : slow.connectionCount >= 1) ? true : nil
+                }
                 worker.stop()
             }
-            #expect(ContinuousClock.now - started < .seconds(40), "the stop ended the send instead of waiting for the server's reply")
+            #expect(ContinuousClock.now - started < .seconds(40), "the stop ended the send instead of waiting for the server")
             let released = try #require(try await store.message(id: id))
             #expect(released.status == .pending && released.attempts == 0 && released.leaseOwner == nil)
             #expect(try await store.attempts(messageID: id).isEmpty)
