@@ -77,9 +77,13 @@ import Testing
     /// timeout (minutes); the server holds that reply for a minute here.
     @Test func abortEndsASendWaitingForItsReply() async throws {
         try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(60)))] }) { server in
-            let pool = Self.pool(server)
+            // Generous timeouts and wait: in one CI run of every suite at once, the server did not
+            // have the message within 20 s, with the usual 10 s timeouts for the session.
+            var configuration = LiveTestServerTests.client(server, security: .startTLS)
+            configuration.timeouts = .uniform(.seconds(90))
+            let pool = SMTPConnectionPool(configuration: configuration)
             let send = Task { try await pool.send(Self.envelope, message: Self.message) }
-            _ = try await eventually { server.received.isEmpty ? nil : true }
+            _ = try await eventually(timeout: .seconds(60)) { server.received.isEmpty ? nil : true }
             await pool.abort()
             let outcome = await send.result
             #expect(throws: SMTPError.self) { try outcome.get() }
