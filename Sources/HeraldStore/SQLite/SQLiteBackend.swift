@@ -213,7 +213,12 @@ public final class SQLiteBackend: SQLBackend {
         var seen: (version: Int64?, writes: UInt64) = (nil, ownWrites.withLockedValue { $0 })
         while (try? await Task.sleep(for: .milliseconds(100))) != nil {
             let writes = ownWrites.withLockedValue { $0 }
-            guard let version = try? watcher.execute("PRAGMA data_version", []).first?.int("data_version") else { continue }
+            // On the thread pool, like every read: SQLite may sleep inside a read's start (while
+            // the WAL index is being rewritten), which must not hold one of Swift's shared threads.
+            let version = try? await threadPool.runIfActive { [watcher] in
+                try watcher.execute("PRAGMA data_version", []).first?.int("data_version")
+            }
+            guard let version = version ?? nil else { continue }
             if let last = seen.version, version != last, writes == seen.writes { signal.fire() }
             seen = (version, writes)
         }
