@@ -49,8 +49,7 @@ public actor SMTPConnectionPool {
     private let logger: Logger
     private var connections: [Pooled] = []
     /// Connections being opened, each in a task of its own so that `abort()` can end it.
-    private var openings: [Int: Task<SMTPConnection, Error>] = [:]
-    private var nextOpening = 0
+    private var openings: Set<Task<SMTPConnection, Error>> = []
     /// A send waiting for a connection. It is registered before it suspends, so a wake-up that
     /// comes in between is kept (`woken`) rather than lost.
     private enum Waiter {
@@ -115,7 +114,7 @@ public actor SMTPConnectionPool {
         closed = true
         aborted = true
         wakeAll(throwing: Self.closedError)
-        for attempt in openings.values { attempt.cancel() }
+        for attempt in openings { attempt.cancel() }
         let all = connections
         connections.removeAll()
         for pooled in all { await pooled.connection.abort() }
@@ -186,9 +185,7 @@ public actor SMTPConnectionPool {
     private func open() async throws -> Pooled {
         let (configuration, eventLoopGroup, logger) = (configuration, eventLoopGroup, logger)
         let attempt = Task { try await SMTPConnection.connect(configuration, eventLoopGroup: eventLoopGroup, logger: logger) }
-        let id = nextOpening
-        nextOpening += 1
-        openings[id] = attempt
+        openings.insert(attempt)
         let connection: SMTPConnection
         do {
             connection = try await withTaskCancellationHandler {
@@ -196,9 +193,9 @@ public actor SMTPConnectionPool {
             } onCancel: {
                 attempt.cancel()
             }
-            openings[id] = nil
+            openings.remove(attempt)
         } catch {
-            openings[id] = nil
+            openings.remove(attempt)
             wakeOne()
             throw aborted ? Self.closedError : error
         }

@@ -218,7 +218,7 @@ public final class SQLiteBackend: SQLBackend {
             let version = try? await threadPool.runIfActive { [watcher] in
                 try watcher.execute("PRAGMA data_version", []).first?.int("data_version")
             }
-            guard let version = version ?? nil else { continue }
+            guard let version else { continue }
             if let last = seen.version, version != last, writes == seen.writes { signal.fire() }
             seen = (version, writes)
         }
