@@ -43,6 +43,10 @@ public final class SMTPTestServer: Sendable {
             case reply(String)
             /// Wait, then behave normally.
             case delay(TimeAmount)
+            /// Keep the normal reply (and those behind it) until `releaseHeldReplies()`: for a
+            /// test that must look at the client while the server is holding it, however slowly
+            /// a loaded machine runs the test.
+            case hold
             /// Close the connection without answering.
             case drop
             /// Send bytes that are not an SMTP reply.
@@ -83,6 +87,8 @@ public final class SMTPTestServer: Sendable {
         var received: [ReceivedMessage] = []
         var commands: [String] = []
         var connections = 0
+        /// Sends the replies each `.hold` fault keeps, on its connection's event loop.
+        var heldReplies: [@Sendable () -> Void] = []
     }
 
     public let port: Int
@@ -126,6 +132,17 @@ public final class SMTPTestServer: Sendable {
     public var commands: [String] { state.withLockedValue { $0.commands } }
     /// Connections accepted so far.
     public var connectionCount: Int { state.withLockedValue { $0.connections } }
+    /// Replies kept by `.hold` faults and not yet released.
+    public var heldReplyCount: Int { state.withLockedValue { $0.heldReplies.count } }
+
+    /// Sends every reply a `.hold` fault kept so far; later ones are kept until the next call.
+    public func releaseHeldReplies() {
+        let releases = state.withLockedValue { state in
+            defer { state.heldReplies = [] }
+            return state.heldReplies
+        }
+        for release in releases { release() }
+    }
 
     public func stop() async {
         try? await channel.close()

@@ -172,7 +172,7 @@ final class SMTPTestSession: ChannelInboundHandler {
         // Only a message the server acknowledges is recorded as received.
         let acknowledged: Bool
         switch peekFault(.endOfData) {
-        case nil, .delay?, .splitReply?: acknowledged = true
+        case nil, .delay?, .hold?, .splitReply?: acknowledged = true
         case .reply(let text)?: acknowledged = text.hasPrefix("2")
         case .drop?, .garbage?, .silence?, .injectAfterStartTLS?: acknowledged = false
         }
@@ -223,18 +223,28 @@ final class SMTPTestSession: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             }
         case .delay(let amount):
-            // Replies to commands pipelined behind this one wait for it, as on a real server.
-            let slot = nextDelayedSlot
-            nextDelayedSlot += 1
-            outbox.append((slot, nil))
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: amount) {
-                let (session, context) = loopBound.value
-                if let index = session.outbox.firstIndex(where: { $0.slot == slot }) { session.outbox[index].text = reply + "\r\n" }
-                while let first = session.outbox.first, let text = first.text {
-                    session.outbox.removeFirst()
-                    session.send(text, context: context)
-                }
+            let deliver = hold(reply, context: context)
+            context.eventLoop.scheduleTask(in: amount) { deliver() }
+        case .hold:
+            let deliver = hold(reply, context: context)
+            let eventLoop = context.eventLoop
+            state.withLockedValue { $0.heldReplies.append { eventLoop.execute { deliver() } } }
+        }
+    }
+
+    /// Keeps a reply's place in the outbox and returns what sends it (on the event loop); replies
+    /// to commands pipelined behind it wait for it, as on a real server.
+    private func hold(_ reply: String, context: ChannelHandlerContext) -> @Sendable () -> Void {
+        let slot = nextDelayedSlot
+        nextDelayedSlot += 1
+        outbox.append((slot, nil))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        return {
+            let (session, context) = loopBound.value
+            if let index = session.outbox.firstIndex(where: { $0.slot == slot }) { session.outbox[index].text = reply + "\r\n" }
+            while let first = session.outbox.first, let text = first.text {
+                session.outbox.removeFirst()
+                session.send(text, context: context)
             }
         }
     }

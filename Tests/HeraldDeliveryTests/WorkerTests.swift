@@ -405,19 +405,21 @@ import Testing
     /// no attempt, while the ones sending finish.
     @Test(arguments: StoreBackendKind.allCases)
     func messagesClaimedAheadWaitForASlotAndAStopGivesThemBack(kind: StoreBackendKind) async throws {
-        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(1)))] }
+        // DATA's replies are held until the test has seen what it looks for, however slow the machine.
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .hold)] }
         defer { Task { await slow.stop() } }
         try await withTestStore(kind) { store, _ in
             _ = try await Harness.account(store, "ahead", server: slow)
             var ids: [Int64] = []
             for _ in 0..<10 { ids.append(try await store.enqueue(Harness.message()).message.id) }
-            var configuration = Harness.configuration(drain: .seconds(30))
+            var configuration = Harness.configuration(drain: .seconds(300))
             configuration.concurrency = 2
             configuration.batchSize = 4
-            try await Harness.withWorker(store, configuration: configuration) { [ids] worker in
+            try await Harness.withWorker(store, configuration: configuration, smtpTimeout: .seconds(300)) { [ids] worker in
+                defer { slow.releaseHeldReplies() }  // the two sending finish once the body is done
                 // 2 sending and 4 ahead: the first 6 in queue order are leased, the rest wait.
                 for id in ids.prefix(6) { _ = try await Harness.status(store, id, in: [.sending]) }
-                _ = try await eventually { slow.commands.filter { $0.hasPrefix("DATA") }.count >= 2 ? true : nil }
+                _ = try await eventually { slow.heldReplyCount == 2 ? true : nil }
                 #expect(worker.inFlight == 2)
                 for id in ids.suffix(4) { #expect(try await store.message(id: id)?.status == .pending) }
                 worker.stop()

@@ -83,6 +83,9 @@ public actor SMTPConnectionPool {
     /// Sends in progress over all connections.
     public var sendsInFlight: Int { connections.reduce(0) { $0 + $1.inFlight } }
 
+    /// Sends waiting for a connection (every one is busy or at its limit).
+    public var sendsWaiting: Int { waiterOrder.count }
+
     /// Sends one message over a pooled connection.
     public func send(_ envelope: SMTPEnvelope, message: [UInt8]) async throws -> SMTPDeliveryResult {
         let pooled = try await acquire()
