@@ -305,7 +305,7 @@ import Testing
     /// `concurrencyUnderLoad` messages at once; with no sends, `concurrency`.
     @Test(arguments: [true, false])
     func sendsToTheAPILowerHowManyMessagesAreInFlight(busy: Bool) async throws {
-        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(2)))] }
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .hold)] }
         defer { Task { await slow.stop() } }
         try await withTestStore(.sqlite) { store, _ in
             _ = try await Harness.account(store, "pressure-\(busy)", server: slow)
@@ -317,14 +317,14 @@ import Testing
             configuration.concurrencyUnderLoad = 2
             #expect(configuration.concurrency == 8 && configuration.batchSize == 8)
             let expected = busy ? 2 : 8
-            try await Harness.withWorker(store, configuration: configuration, connectionsPerAccount: 8, requestPressure: pressure) {
-                worker in
+            try await Harness.withWorker(
+                store, configuration: configuration, connectionsPerAccount: 8, requestPressure: pressure, smtpTimeout: .seconds(300)
+            ) { worker in
                 // Every message is claimed (leased) either way: those beyond the slots are claimed
-                // ahead. What pressure limits is how many are being sent: each send holds the
-                // server at DATA for 2 seconds, so none ends during the test.
-                _ = try await eventually {
-                    slow.commands.filter { $0.hasPrefix("DATA") }.count >= expected ? true : nil
-                }
+                // ahead. What pressure limits is how many are being sent: the server holds each
+                // send at DATA until the test is done, so none ends during it.
+                defer { slow.releaseHeldReplies() }
+                _ = try await eventually { slow.heldReplyCount >= expected ? true : nil }
                 #expect(worker.inFlight == expected)
                 #expect(slow.commands.filter { $0.hasPrefix("DATA") }.count == expected)
                 worker.stop()
@@ -365,18 +365,26 @@ import Testing
     /// after the other until the drain timeout.
     @Test(arguments: StoreBackendKind.allCases)
     func aStopReleasesWhatHasNotStartedSending(kind: StoreBackendKind) async throws {
-        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .delay(.seconds(1)))] }
+        let slow = try await Harness.server { $0.faults = [Fault(.command("DATA"), .hold)] }
         defer { Task { await slow.stop() } }
         try await withTestStore(kind) { store, _ in
             // A limit, so that the stop shows it gives back the places of what it released.
             let account = try await Harness.account(store, "slow", server: slow, perDay: 10)
             var ids: [Int64] = []
             for _ in 0..<4 { ids.append(try await store.enqueue(Harness.message()).message.id) }
-            let configuration = Harness.configuration(drain: .seconds(30))
-            try await Harness.withWorker(store, configuration: configuration, connectionsPerAccount: 1) { [ids] worker in
+            let configuration = Harness.configuration(drain: .seconds(300))
+            try await Harness.withWorker(store, configuration: configuration, connectionsPerAccount: 1, smtpTimeout: .seconds(300)) {
+                [ids] worker in
+                // The one sending is held at DATA until the others are given back.
+                defer { slow.releaseHeldReplies() }
                 for id in ids { _ = try await Harness.status(store, id, in: [.sending]) }
-                _ = try await eventually { slow.commands.contains { $0.hasPrefix("DATA") } ? true : nil }
+                _ = try await eventually { slow.heldReplyCount == 1 ? true : nil }
                 worker.stop()
+                _ = try await eventually {
+                    var pending = 0
+                    for id in ids where try await store.message(id: id)?.status == .pending { pending += 1 }
+                    return pending == 3 ? true : nil
+                }
             }
             let outcomes = try await Self.outcomesAfterAStop(store, ids)
             #expect(outcomes == [.success: 1, .pending: 3], "\(outcomes)")

@@ -132,15 +132,18 @@ import Testing
     }
 
     @Test func waitingForAFreeConnectionIsBounded() async throws {
-        try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(2)))] }) { server in
-            let pool = Self.pool(server) {
-                $0.maxConnections = 1
-                $0.acquireTimeout = .milliseconds(200)
-            }
+        // The first message's final reply is held until the second send has timed out.
+        try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .hold)] }) { server in
+            var configuration = LiveTestServerTests.client(server, security: .startTLS)
+            configuration.timeouts = .uniform(.seconds(300))
+            var options = SMTPConnectionPool.Options()
+            options.maxConnections = 1
+            options.acquireTimeout = .milliseconds(200)
+            let pool = SMTPConnectionPool(configuration: configuration, options: options)
             async let slow = pool.send(Self.envelope, message: Self.message)
+            defer { server.releaseHeldReplies() }
             // Wait until the first send holds the only connection.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while await pool.openConnections == 0 && ContinuousClock.now < deadline { await Task.yield() }
+            _ = try await eventually(timeout: .seconds(60)) { server.heldReplyCount == 1 ? true : nil }
             do {
                 _ = try await pool.send(Self.envelope, message: Self.message)
                 Issue.record("the second send should have timed out")
@@ -148,6 +151,7 @@ import Testing
                 #expect(error.code == "smtp.pool_timeout")
                 #expect(error.classification == .timeout)
             }
+            server.releaseHeldReplies()
             _ = try await slow
             await pool.shutdown()
         }
