@@ -138,6 +138,27 @@ import Testing
         }
     }
 
+    /// A message sent while the previous one's final reply is still awaited goes out at once,
+    /// behind that content (RFC 2920 3.1), not a round trip later: the server, holding that reply,
+    /// already has the next MAIL.
+    @Test func aSendMadeWhileTheLastReplyIsAwaitedFollowsItAtOnce() async throws {
+        try await Self.withServer({ $0.faults = [Fault(.endOfData, .hold, times: 1)] }) { server in
+            var client = LiveTestServerTests.client(server, security: .startTLS)
+            client.timeouts = .uniform(.seconds(300))
+            let connection = try await SMTPConnection.connect(client)
+            let first = Task { try await connection.send(Self.envelope, message: Array("first\r\n".utf8)) }
+            _ = try await eventually(timeout: .seconds(60)) { server.heldReplyCount == 1 ? true : nil }
+            let second = Task { try await connection.send(Self.envelope, message: Array("second\r\n".utf8)) }
+            let followed = try? await eventually(timeout: .seconds(30)) { server.commands.count { $0.hasPrefix("MAIL") } == 2 ? true : nil }
+            server.releaseHeldReplies()
+            #expect(followed == true, "the second MAIL waited for the first message's reply: \(server.commands)")
+            #expect(try await first.value.reply.code == 250)
+            #expect(try await second.value.reply.code == 250)
+            #expect(server.received.map { String(decoding: $0.data, as: UTF8.self) } == ["first\r\n", "second\r\n"])
+            await connection.close()
+        }
+    }
+
     @Test func aDropAfterTheDotLeavesOnlyThatMessageAmbiguous() async throws {
         try await Self.withServer({ $0.faults = [Fault(.endOfData, .drop)] }) { server in
             let connection = try await SMTPConnection.connect(LiveTestServerTests.client(server, security: .startTLS))

@@ -162,8 +162,13 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             start(request, context: context)
         } else {
             // Requests wait their turn; a delivery may still go out early behind the current
-            // message's content (see `.sendMessageContent`).
+            // message's content: when that content is written (see `.sendMessageContent`), or
+            // now if it already was, rather than a round trip later, after its final reply.
             queue.append(request)
+            guard follower == nil else { return }
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            pipelineFollower(into: &buffer)
+            if buffer.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }
         }
     }
 
