@@ -26,9 +26,9 @@ final class SMTPTestSession: ChannelInboundHandler {
     private var mailParameters: [String] = []
     private var recipients: [String] = []
     private var greeted = false
-    /// Replies waiting behind a delayed one, in order; a delayed reply's text is nil until due.
+    /// Replies waiting behind a delayed or held one, in order; such a reply's text is nil until due.
     private var outbox: [(slot: Int?, text: String?)] = []
-    private var nextDelayedSlot = 0
+    private var nextHeldSlot = 0
 
     init(configuration: SMTPTestServer.Configuration, state: NIOLockedValueBox<SMTPTestServer.State>, tlsContext: NIOSSLContext?) {
         self.configuration = configuration
@@ -235,8 +235,8 @@ final class SMTPTestSession: ChannelInboundHandler {
     /// Keeps a reply's place in the outbox and returns what sends it (on the event loop); replies
     /// to commands pipelined behind it wait for it, as on a real server.
     private func hold(_ reply: String, context: ChannelHandlerContext) -> @Sendable () -> Void {
-        let slot = nextDelayedSlot
-        nextDelayedSlot += 1
+        let slot = nextHeldSlot
+        nextHeldSlot += 1
         outbox.append((slot, nil))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         return {

@@ -5,10 +5,16 @@ import Testing
 @Suite struct SMTPConnectionPoolTests {
     typealias Fault = SMTPTestServer.Fault
 
-    static func pool(_ server: SMTPTestServer, _ configure: (inout SMTPConnectionPool.Options) -> Void = { _ in }) -> SMTPConnectionPool {
+    /// A pool on `server` over STARTTLS; `timeouts`, when given, for every step of its sessions
+    /// (generous ones for a test that looks at the pool while the server holds a reply).
+    static func pool(
+        _ server: SMTPTestServer, timeouts: Duration? = nil, _ configure: (inout SMTPConnectionPool.Options) -> Void = { _ in }
+    ) -> SMTPConnectionPool {
+        var configuration = LiveTestServerTests.client(server, security: .startTLS)
+        if let timeouts { configuration.timeouts = .uniform(timeouts) }
         var options = SMTPConnectionPool.Options()
         configure(&options)
-        return SMTPConnectionPool(configuration: LiveTestServerTests.client(server, security: .startTLS), options: options)
+        return SMTPConnectionPool(configuration: configuration, options: options)
     }
 
     static let envelope = LiveFaultTests.envelope
@@ -47,14 +53,11 @@ import Testing
             $0.pipelining = pipelining
             $0.faults = [Fault(.endOfData, .hold, times: 1)]
         }) { server in
-            // Generous timeouts: the state is looked at while the server holds a reply.
-            var configuration = LiveTestServerTests.client(server, security: .startTLS)
-            configuration.timeouts = .uniform(.seconds(300))
-            var options = SMTPConnectionPool.Options()
-            options.maxConnections = 1
-            options.sendsPerConnection = 4
-            options.acquireTimeout = .seconds(300)
-            let pool = SMTPConnectionPool(configuration: configuration, options: options)
+            let pool = Self.pool(server, timeouts: .seconds(300)) {
+                $0.maxConnections = 1
+                $0.sendsPerConnection = 4
+                $0.acquireTimeout = .seconds(300)
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 { group.addTask { _ = try await pool.send(Self.envelope, message: Self.message) } }
                 let settled = try await eventually(timeout: .seconds(60)) { () async -> (inFlight: Int, waiting: Int)? in
@@ -80,9 +83,7 @@ import Testing
         try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .delay(.seconds(60)))] }) { server in
             // Generous timeouts and wait: in one CI run of every suite at once, the server did not
             // have the message within 20 s, with the usual 10 s timeouts for the session.
-            var configuration = LiveTestServerTests.client(server, security: .startTLS)
-            configuration.timeouts = .uniform(.seconds(90))
-            let pool = SMTPConnectionPool(configuration: configuration)
+            let pool = Self.pool(server, timeouts: .seconds(90))
             let send = Task { try await pool.send(Self.envelope, message: Self.message) }
             _ = try await eventually(timeout: .seconds(60)) { server.received.isEmpty ? nil : true }
             await pool.abort()
@@ -134,12 +135,10 @@ import Testing
     @Test func waitingForAFreeConnectionIsBounded() async throws {
         // The first message's final reply is held until the second send has timed out.
         try await LiveFaultTests.withServer({ $0.faults = [Fault(.endOfData, .hold)] }) { server in
-            var configuration = LiveTestServerTests.client(server, security: .startTLS)
-            configuration.timeouts = .uniform(.seconds(300))
-            var options = SMTPConnectionPool.Options()
-            options.maxConnections = 1
-            options.acquireTimeout = .milliseconds(200)
-            let pool = SMTPConnectionPool(configuration: configuration, options: options)
+            let pool = Self.pool(server, timeouts: .seconds(300)) {
+                $0.maxConnections = 1
+                $0.acquireTimeout = .milliseconds(200)
+            }
             async let slow = pool.send(Self.envelope, message: Self.message)
             defer { server.releaseHeldReplies() }
             // Wait until the first send holds the only connection.

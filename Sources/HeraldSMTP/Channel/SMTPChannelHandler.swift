@@ -165,10 +165,11 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             // message's content: when that content is written (see `.sendMessageContent`), or
             // now if it already was, rather than a round trip later, after its final reply.
             queue.append(request)
-            guard follower == nil else { return }
-            var buffer = context.channel.allocator.buffer(capacity: 256)
-            pipelineFollower(into: &buffer)
-            if buffer.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil) }
+            let commands = takeFollower()
+            guard !commands.isEmpty else { return }
+            var buffer = context.channel.allocator.buffer(capacity: 64 * commands.count)
+            write(commands, into: &buffer)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
     }
 
@@ -199,23 +200,30 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Appends the next queued delivery's MAIL, RCPT and DATA to `buffer`, behind the content of
-    /// the message going out now, when the server pipelines.
-    private func pipelineFollower(into buffer: inout ByteBuffer) {
+    /// Makes the next queued delivery the follower when it may go out behind the content of the
+    /// message going out now (the server pipelines), and returns its MAIL, RCPT and DATA; none
+    /// otherwise.
+    private func takeFollower() -> [SMTPCommand] {
         while follower == nil, case .delivery(let next)? = queue.first,
             let outcome = machine.transactionRequestedBehindContent(next.envelope, size: next.size)
         {
             queue.removeFirst()
             switch outcome {
             case .success(let commands):
-                for command in commands {
-                    logger.trace("C: \(command.line(redacted: true))")
-                    command.write(into: &buffer)
-                }
                 follower = next
+                return commands
             case .failure(let error):
                 next.promise.fail(error)
             }
+        }
+        return []
+    }
+
+    /// Appends `commands` to `buffer`, each traced with its secrets redacted.
+    private func write(_ commands: [SMTPCommand], into buffer: inout ByteBuffer) {
+        for command in commands {
+            logger.trace("C: \(command.line(redacted: true))")
+            command.write(into: &buffer)
         }
     }
 
@@ -250,10 +258,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             armTimeout(machine.phase == .data ? configuration.timeouts.dataInitiation : configuration.timeouts.command, context: context)
         case .sendPipelined(let commands):
             var buffer = context.channel.allocator.buffer(capacity: 64 * commands.count)
-            for command in commands {
-                logger.trace("C: \(command.line(redacted: true))")
-                command.write(into: &buffer)
-            }
+            write(commands, into: &buffer)
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             armTimeout(configuration.timeouts.command, context: context)
         case .startTLS:
@@ -267,7 +272,7 @@ final class SMTPChannelHandler: ChannelDuplexHandler {
             let message = delivery.message
             var buffer = context.channel.allocator.buffer(capacity: message.readableBytes + message.readableBytes / 32 + 256)
             DotStuffing.write(message.readableBytesView, into: &buffer)
-            pipelineFollower(into: &buffer)
+            write(takeFollower(), into: &buffer)
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             armTimeout(configuration.timeouts.dataTermination, context: context)
         case .transactionSucceeded(let result):
