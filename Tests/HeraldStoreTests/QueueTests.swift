@@ -26,6 +26,46 @@ struct QueueTests {
         }
     }
 
+    /// PostgreSQL plans a prepared batch once for every batch size (its generic plan). The
+    /// settlement's plan must find each message by its primary key: one that reads the 'sending'
+    /// entries of an index on status also reads those left behind by every message sent since the
+    /// last vacuum, which the statistics do not count. So the table here looks like a queue that
+    /// has been delivering: many messages sent, a few in flight.
+    @Test func aSettlementsGenericPlanOnPostgreSQLFindsEachMessageByItsID() async throws {
+        try await withTestStore(.postgres) { store, _ in
+            let backend = try #require((store as? PostgresStore)?.backend)
+            try await backend.write { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO messages (uid, channel, from_address, to_addresses, cc_addresses, bcc_addresses, mime, status,
+                        priority, attempts, max_attempts, next_attempt_at, tags, metadata, created_at, updated_at)
+                    SELECT 'm' || n, 'email', 'a@example.com', '[]', '[]', '[]', '\\x00'::bytea,
+                        CASE WHEN n % 1000 = 0 THEN 'sending' ELSE 'success' END, 5, 1, 8, 0, '[]', '{}', 0, 0
+                    FROM generate_series(1, 5000) AS n
+                    """, [])
+                try await connection.query("ANALYZE messages", [])
+            }
+            let statement = PostgresBackend.Connection.numbered(Queries(dialect: .postgres).oneStatementSettle)
+            let types = BatchColumns.settleKinds.map { kind in
+                switch kind {
+                case .integer: "bigint[]"
+                case .text: "text[]"
+                case .blob: "bytea[]"
+                }
+            }
+            let plan = try await backend.write { connection in
+                try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", [])
+                try await connection.query("PREPARE settle_plan (\(types.joined(separator: ", "))) AS \(statement)", [])
+                let nulls = Array(repeating: "NULL", count: types.count).joined(separator: ", ")
+                let rows = try await connection.query("EXPLAIN EXECUTE settle_plan (\(nulls))", [])
+                try await connection.query("DEALLOCATE settle_plan", [])
+                return try rows.map { try $0.text("QUERY PLAN") }.joined(separator: "\n")
+            }
+            #expect(plan.contains("Index Scan using messages_pkey on messages"), "\(plan)")
+            #expect(!plan.contains("messages_status") && !plan.contains("messages_leases"), "\(plan)")
+        }
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func claimsByPriorityThenDueTimeSkippingScheduledCancelledAndExpired(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in

@@ -14,6 +14,14 @@ struct Queries: Sendable {
     /// The same columns qualified by the table, for statements that join another source.
     static let qualifiedMessageColumns = messageColumnNames.map { "messages.\($0)" }.joined(separator: ", ")
     static let claimable = "('pending', 'scheduled', 'retrying')"
+    /// A lease's message, matched to the rows `c` (`id`, `token`) of a batch: still held by that
+    /// lease. The status is compared through `||` so that no index on `status` can serve it, and
+    /// each message is found by its id. PostgreSQL plans a prepared batch once for every size (its
+    /// generic plan), and that plan read the 'sending' entries of `messages_status` (or of the
+    /// partial `messages_leases`) and joined them to the batch; an update leaves the old entry
+    /// behind until a vacuum, so it read an entry for every message sent since. Over one e2e
+    /// run the settlement took 295 µs of the server per message so, 110 µs by id.
+    static let heldBy = "messages.lease_token = c.token AND (messages.status || '') = 'sending'"
     /// `LIMIT` with a bound row count. Not a bare `LIMIT ?`: SQLite's planner reads a bare
     /// parameter's value there and marks the statement to be prepared again whenever the value is
     /// bound anew, so the claim (a different count each time) was parsed and planned on every run
@@ -78,7 +86,7 @@ struct Queries: Sendable {
             error_code = c.error_code, error_message = c.error_message, smtp_reply = c.smtp_reply,
             sent_at = CASE WHEN c.new_status = 'success' THEN {now} ELSE messages.sent_at END, updated_at = {now}
         FROM c
-        WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+        WHERE messages.id = c.id AND \(Self.heldBy)
         RETURNING \(qualifiedMessageColumns)
         """
     static let settleSources = "c (\(settleColumns)) AS (VALUES {values})"
@@ -146,7 +154,7 @@ struct Queries: Sendable {
             """
             WITH c (id, token) AS (VALUES {values})
             UPDATE messages SET lease_until = {now} + ?
-            FROM c WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+            FROM c WHERE messages.id = c.id AND \(Self.heldBy)
             RETURNING messages.id
             """, dialect: dialect)
         release = SQLTemplate(
@@ -154,7 +162,7 @@ struct Queries: Sendable {
             WITH c (id, token) AS (VALUES {values})
             UPDATE messages SET status = CASE WHEN messages.attempts > 0 THEN 'retrying' ELSE 'pending' END,
                 lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = {now}
-            FROM c WHERE messages.id = c.id AND messages.lease_token = c.token AND messages.status = 'sending'
+            FROM c WHERE messages.id = c.id AND \(Self.heldBy)
             RETURNING messages.id
             """, dialect: dialect)
         now = dialect.now
