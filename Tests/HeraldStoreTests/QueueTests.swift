@@ -45,7 +45,6 @@ struct QueueTests {
                     """, [])
                 try await connection.query("ANALYZE messages", [])
             }
-            let statement = PostgresBackend.Connection.numbered(Queries(dialect: .postgres).oneStatementSettle)
             let types = BatchColumns.settleKinds.map { kind in
                 switch kind {
                 case .integer: "bigint[]"
@@ -55,7 +54,7 @@ struct QueueTests {
             }
             let plan = try await backend.write { connection in
                 try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", [])
-                try await connection.query("PREPARE settle_plan (\(types.joined(separator: ", "))) AS \(statement)", [])
+                try await connection.query("PREPARE settle_plan (\(types.joined(separator: ", "))) AS \(PreparedSettle.sql)", [])
                 let nulls = Array(repeating: "NULL", count: types.count).joined(separator: ", ")
                 let rows = try await connection.query("EXPLAIN EXECUTE settle_plan (\(nulls))", [])
                 try await connection.query("DEALLOCATE settle_plan", [])
