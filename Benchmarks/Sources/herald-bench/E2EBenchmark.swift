@@ -52,6 +52,11 @@ struct E2EBenchmark {
         var tunedFixedP50 = 0.0
         var tunedFixedP99 = 0.0
         var tunedDeliveryAlone = 0.0
+        /// The server's CPU time (user and system) per message, in µs: end to end, for the API
+        /// alone's closed loop, and for delivery alone.
+        var cpuEndToEnd = 0.0
+        var cpuAPIAlone = 0.0
+        var cpuDeliveryAlone = 0.0
     }
 
     func run() async throws {
@@ -76,16 +81,24 @@ struct E2EBenchmark {
         var sqlite: Result?
         if only != "postgres" {
             var (result, key) = try await measure(database: sqlitePath, sinkPort: sinkPort)
-            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = try await aloneRates(
+            let alone = try await aloneRates(
                 database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
+            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = (
+                alone.api, alone.fixedP50, alone.fixedP99, alone.delivery
+            )
+            (result.cpuAPIAlone, result.cpuDeliveryAlone) = (alone.apiCPU, alone.deliveryCPU)
             (result.tunedFixedP50, result.tunedFixedP99, result.tunedDeliveryAlone) = try await tunedRates(database: sqlitePath, key: key)
             sqlite = result
         }
         var postgres: Result?
         if only != "sqlite", let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
             var (result, key) = try await measure(database: url, sinkPort: sinkPort)
-            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = try await aloneRates(
+            let alone = try await aloneRates(
                 database: url, key: key, sinkPort: sinkPort)
+            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = (
+                alone.api, alone.fixedP50, alone.fixedP99, alone.delivery
+            )
+            (result.cpuAPIAlone, result.cpuDeliveryAlone) = (alone.apiCPU, alone.deliveryCPU)
             (result.tunedFixedP50, result.tunedFixedP99, result.tunedDeliveryAlone) = try await tunedRates(database: url, key: key)
             postgres = result
         }
@@ -103,6 +116,9 @@ struct E2EBenchmark {
         row("requests/s, API alone (--no-workers)") { String(Int($0.apiAlone)) }
         row("p50 / p99 ms at \(fixedRate) req/s, API alone") { String(format: "%.1f/%.1f", $0.apiAloneFixedP50, $0.apiAloneFixedP99) }
         row("delivery msg/s, alone (no requests)") { String(Int($0.deliveryAlone)) }
+        row("herald CPU µs/msg: e2e, API, delivery") {
+            "\(Int($0.cpuEndToEnd))/\(Int($0.cpuAPIAlone))/\(Int($0.cpuDeliveryAlone))"
+        }
         print("with \(Self.tuning.joined(separator: " ")):")
         row("  p50 / p99 ms at \(fixedRate) req/s") { String(format: "%.1f/%.1f", $0.tunedFixedP50, $0.tunedFixedP99) }
         row("  delivery msg/s, alone") { String(Int($0.tunedDeliveryAlone)) }
@@ -129,12 +145,14 @@ struct E2EBenchmark {
         // Closed loop: each connection posts its share back to back.
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
         }
+        let cpuAtStart = server.cpuSeconds()
         let start = ContinuousClock.now
         let latencies = try await closedLoop(clients, auth: auth)
         let posted = ContinuousClock.now
         let total = latencies.count
         try await waitForDeliveries(admin, auth: auth, total: delivered + total)
         let done = ContinuousClock.now
+        let cpu = server.cpuSeconds() - cpuAtStart
 
         let fixed = try await fixedRateLatencies(clients, auth: auth)
         // Left queued, the fixed-rate sends would be counted as the next phase's deliveries.
@@ -145,7 +163,7 @@ struct E2EBenchmark {
         let result = Result(
             enqueue: Double(total) / (posted - start).seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
             endToEnd: Double(total) / (done - start).seconds,
-            fixedP50: percentile(fixed, 0.5), fixedP99: percentile(fixed, 0.99), rssMB: rss)
+            fixedP50: percentile(fixed, 0.5), fixedP99: percentile(fixed, 0.99), rssMB: rss, cpuEndToEnd: cpu / Double(total) * 1e6)
         return (result, server.key)
     }
 
@@ -157,7 +175,7 @@ struct E2EBenchmark {
     /// prints one.
     private func aloneRates(
         database: String, key: String?, sinkPort: Int?, deliveryArguments: [String] = []
-    ) async throws -> (api: Double, fixedP50: Double, fixedP99: Double, delivery: Double) {
+    ) async throws -> Alone {
         let api = try await Server.start(binary: binary, database: database, key: key, extraArguments: ["--no-workers"])
         let auth = [("Authorization", "Bearer \(api.key)")]
         let admin = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
@@ -166,9 +184,11 @@ struct E2EBenchmark {
         await admin.close()
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: api.port)
         }
+        let cpuAtStart = api.cpuSeconds()
         let start = ContinuousClock.now
         let closed = try await closedLoop(clients, auth: auth).count
         let apiRate = Double(closed) / (ContinuousClock.now - start).seconds
+        let apiCPU = (api.cpuSeconds() - cpuAtStart) / Double(closed) * 1e6
         // The fixed rate again, with no delivery competing for the cores: what the request path
         // alone costs in latency.
         let fixed = try await fixedRateLatencies(clients, auth: auth)
@@ -181,8 +201,17 @@ struct E2EBenchmark {
         defer { server.stop() }
         let watcher = try await HTTPLoadConnection.connect(host: "127.0.0.1", port: server.port)
         try await waitForDeliveries(watcher, auth: auth, total: delivered + sent)
+        let rate = Double(sent) / (ContinuousClock.now - started).seconds
+        // Counted from the process's start, as the rate is.
+        let deliveryCPU = server.cpuSeconds() / Double(sent) * 1e6
         await watcher.close()
-        return (apiRate, percentile(fixed, 0.5), percentile(fixed, 0.99), Double(sent) / (ContinuousClock.now - started).seconds)
+        return Alone(
+            api: apiRate, fixedP50: percentile(fixed, 0.5), fixedP99: percentile(fixed, 0.99), delivery: rate, apiCPU: apiCPU,
+            deliveryCPU: deliveryCPU)
+    }
+
+    struct Alone {
+        var api, fixedP50, fixedP99, delivery, apiCPU, deliveryCPU: Double
     }
 
     /// With `tuning`, on a database `measure` set up: the fixed rate with delivery running, then
@@ -259,6 +288,27 @@ struct E2EBenchmark {
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
+    }
+
+    /// `herald-bench load --port N --key K [--rate R] [--seconds S]`: the fixed rate alone, against a
+    /// server started by hand (with the bench's template, e.g. for profiling it). Prints p50/p99.
+    func load(arguments: [String]) async throws {
+        func value(_ flag: String) -> String? {
+            arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+        }
+        guard let port = value("--port").flatMap(Int.init), let key = value("--key") else {
+            throw BenchmarkError("load needs --port and --key")
+        }
+        var bench = self
+        bench.fixedRate = value("--rate").flatMap(Int.init) ?? fixedRate
+        bench.fixedSeconds = value("--seconds").flatMap(Int.init) ?? fixedSeconds
+        let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: port) }
+        let fixed = try await bench.fixedRateLatencies(clients, auth: [("Authorization", "Bearer \(key)")])
+        for client in clients { await client.close() }
+        print(
+            String(
+                format: "requests=%d p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f", fixed.count, percentile(fixed, 0.5),
+                percentile(fixed, 0.9), percentile(fixed, 0.99), percentile(fixed, 1)))
     }
 
     /// Posts the bench's send; anything but 202 ends the benchmark.
@@ -367,6 +417,17 @@ struct E2EBenchmark {
             }
             process.terminate()
             throw BenchmarkError("herald serve did not start: \(text.value)")
+        }
+
+        /// CPU seconds the server has used so far, user and system, from `/proc`.
+        func cpuSeconds() -> Double {
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return 0 }
+            // After the command's ")": state is field 3, utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
         }
 
         func peakRSSMegabytes() -> Int {

@@ -5,6 +5,11 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let usage =
     "usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] "
     + "| queue [--count N] [--large N] [--only sqlite|postgres] | e2e [--count N] [--only sqlite|postgres]\n"
+    + "       herald-bench load --port N --key KEY [--rate R] [--seconds S]  (the e2e fixed rate against a running server)\n"
+if arguments.contains("--help") || arguments.contains("-h") {
+    print(usage, terminator: "")
+    exit(0)
+}
 do {
     switch arguments.first {
     case "mime":
@@ -15,6 +20,8 @@ do {
         try await StoreMicroBenchmark().run()
     case "e2e":
         try await E2EBenchmark(arguments: Array(arguments.dropFirst())).run()
+    case "load":
+        try await E2EBenchmark(arguments: []).load(arguments: Array(arguments.dropFirst()))
     case "queue":
         try await QueueBenchmark(arguments: Array(arguments.dropFirst())).run()
     default:
