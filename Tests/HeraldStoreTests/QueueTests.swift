@@ -311,6 +311,32 @@ struct QueueTests {
         }
     }
 
+    /// SQLite: the other process is woken even while its own writer commits all the time (a busy
+    /// `herald serve` settling deliveries). The watch used to skip a change of `data_version` in
+    /// any 100 ms in which this process had also written, since it could not tell the two apart,
+    /// so a process writing that often never heard of another's enqueues.
+    @Test func anEnqueueWakesAnotherProcessThatKeepsWriting() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            let opened = try await database.openStore()
+            let busy = try #require(opened as? SQLiteStore)
+            try await withRunningStore(busy) { other in
+                let waited = await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        // A write transaction every 5 ms that changes nothing and wakes no one.
+                        while !Task.isCancelled {
+                            _ = try? await busy.backend.writeStatement("UPDATE email_accounts SET name = name WHERE id = -1", [])
+                            try? await Task.sleep(for: .milliseconds(5))
+                        }
+                    }
+                    let waited = await Self.waitWhileEnqueuing(into: store, waiter: other)
+                    group.cancelAll()
+                    return waited
+                }
+                #expect(waited < .seconds(30), "woken by the other store's commit, not by the 60 s timeout")
+            }
+        }
+    }
+
     /// PostgreSQL: statements made at once as the store starts wait for its pool to run, so
     /// postgres-nio never warns that a connection was asked for before `run()` (it did at every
     /// start of `herald serve`), and nothing else is logged as a warning.

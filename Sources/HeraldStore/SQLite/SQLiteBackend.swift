@@ -21,9 +21,9 @@ import ServiceLifecycle
 /// thread pool, so that they do not hold up Swift's shared threads.
 ///
 /// SQLite cannot notify another process of a commit, so while it runs the backend looks at the
-/// file's `data_version` every 100 ms and wakes this process's idle workers when another
-/// process committed (a `herald send`, a `herald serve --no-workers` beside a `herald worker`):
-/// they find its messages then, not at their next poll.
+/// writer connection's `data_version` every 100 ms and wakes this process's idle workers when
+/// another process committed (a `herald send`, a `herald serve --no-workers` beside a
+/// `herald worker`): they find its messages then, not at their next poll.
 public final class SQLiteBackend: SQLBackend {
     /// How hard a commit pushes to disk (SQLite's `synchronous`).
     public enum Synchronous: String, Sendable {
@@ -59,26 +59,17 @@ public final class SQLiteBackend: SQLBackend {
     private let threadPool: NIOThreadPool
     private let writer: SQLiteHandle
     private let readers: [SQLiteHandle]
-    /// Reads `data_version` for `watchForOtherWriters()`, and nothing else.
-    private let watcher: SQLiteHandle
-    /// Counts the writer's transactions and statements, so that a change of `data_version` can
-    /// be told apart from this process's own commits.
-    private let ownWrites = NIOLockedValueBox<UInt64>(0)
     private let nextReader = NIOLockedValueBox(0)
     private let writeLock = AsyncMutex()
     private let writerThread = WriterThread(name: "herald-sqlite-writer")
     private let signal = WorkSignal()
 
-    private init(
-        configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteHandle, readers: [SQLiteHandle],
-        watcher: SQLiteHandle
-    ) {
+    private init(configuration: Configuration, logger: Logger, threadPool: NIOThreadPool, writer: SQLiteHandle, readers: [SQLiteHandle]) {
         self.configuration = configuration
         self.logger = logger
         self.threadPool = threadPool
         self.writer = writer
         self.readers = readers
-        self.watcher = watcher
     }
 
     /// Whether the caller runs on the writer's thread (tests).
@@ -121,9 +112,7 @@ public final class SQLiteBackend: SQLBackend {
             }
             var readers: [SQLiteHandle] = []
             for _ in 0..<configuration.readers { readers.append(try connect(cacheKiB: 16_384)) }
-            let watcher = try connect(cacheKiB: 64)
-            return SQLiteBackend(
-                configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers, watcher: watcher)
+            return SQLiteBackend(configuration: configuration, logger: logger, threadPool: threadPool, writer: writer, readers: readers)
         } catch {
             for handle in handles { handle.close() }
             try? await threadPool.shutdownGracefully()
@@ -156,9 +145,7 @@ public final class SQLiteBackend: SQLBackend {
     private func onWriter<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(writerThread) {
             try await writeLock.withLock {
-                // Counted before the write, so the watcher never sees its commit uncounted.
-                ownWrites.withLockedValue { $0 &+= 1 }
-                return try await mapErrors { try await Self.withBusyRetry(deadline: configuration.busyDeadline, operation) }
+                try await mapErrors { try await Self.withBusyRetry(deadline: configuration.busyDeadline, operation) }
             }
         }
     }
@@ -206,28 +193,29 @@ public final class SQLiteBackend: SQLBackend {
         try await close()
     }
 
-    /// Wakes this process's workers when `data_version` changed while this process wrote nothing:
-    /// another process committed. (When both wrote in the same 100 ms, the workers are not woken
-    /// and find the other's messages at their next poll, as they would without this.)
+    /// Wakes this process's workers when another process committed. A connection's
+    /// `data_version` changes with every commit made on another connection and never with its
+    /// own, and this process writes on the writer's connection alone: read there, a change is
+    /// always another process's commit, however often this process writes too. (It used to be
+    /// read on a connection of its own, which every commit of this process changed as well: a
+    /// change in 100 ms in which this process had also written was skipped, so a busy process
+    /// never heard of another's enqueues until its next poll.)
     private func watchForOtherWriters() async {
-        var seen: (version: Int64?, writes: UInt64) = (nil, ownWrites.withLockedValue { $0 })
+        var seen: Int64?
         while (try? await Task.sleep(for: .milliseconds(100))) != nil {
-            let writes = ownWrites.withLockedValue { $0 }
-            // On the thread pool, like every read: SQLite may sleep inside a read's start (while
-            // the WAL index is being rewritten), which must not hold one of Swift's shared threads.
-            let version = try? await threadPool.runIfActive { [watcher] in
-                try watcher.execute("PRAGMA data_version", []).first?.int("data_version")
-            }
+            // On the writer's thread and under its lock, like every use of that connection; the
+            // pragma takes no lock in the file and returns at once.
+            let version = try? await onWriter { try writer.execute("PRAGMA data_version", []).first?.int("data_version") }
             guard let version else { continue }
-            if let last = seen.version, version != last, writes == seen.writes { signal.fire() }
-            seen = (version, writes)
+            if let seen, version != seen { signal.fire() }
+            seen = version
         }
     }
 
     /// Closes every connection; the backend is unusable afterwards. Runs to the end even in a
     /// cancelled task, since an unclosed connection would leak its file handle.
     public func close() async throws {
-        for handle in readers + [writer, watcher] { handle.close() }
+        for handle in readers + [writer] { handle.close() }
         writerThread.stop()
         try await threadPool.shutdownGracefully()
     }
