@@ -203,8 +203,8 @@ public final class SQLiteBackend: SQLBackend {
     private func watchForOtherWriters() async {
         var seen: Int64?
         while (try? await Task.sleep(for: .milliseconds(100))) != nil {
-            // On the writer's thread and under its lock, like every use of that connection; the
-            // pragma takes no lock in the file and returns at once.
+            // On the writer's thread and under its lock, like every use of that connection. The
+            // pragma is a read of one counter: a read transaction of a moment, no write lock.
             let version = try? await onWriter { try writer.execute("PRAGMA data_version", []).first?.int("data_version") }
             guard let version else { continue }
             if let seen, version != seen { signal.fire() }
