@@ -10,6 +10,19 @@ import Testing
         try ComposeCommandTests.herald(arguments, stdin: stdin, environment: ["HERALD_SECRET_KEY": TestDatabase.secretKey.base64])
     }
 
+    /// A negative priority (tried before the default 10 and before 0) is a value, not an option.
+    @Test func addTakesANegativePriority() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            let add = try Self.herald([
+                "accounts", "add", "first", "--email", "first@example.com", "--host", "127.0.0.1", "--port", "2525", "--priority", "-1",
+                "--database", database.location,
+            ])
+            #expect(add.status == 0, "\(add.stderr)")
+            let account = try #require(try await store.account(named: "first"))
+            #expect(account.priority == -1 && account.smtpPort == 2525)
+        }
+    }
+
     @Test func addFromAPresetListAndEnableAfterTheBreakerOpened() async throws {
         try await withTestStore(.sqlite) { store, database in
             let code = "qq-auth-code-5f1e"

@@ -68,4 +68,24 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: database), "a refused start creates no database")
     }
+
+    /// A negative number is a value out of range, named as such; the argument parser used to take
+    /// "-1" for an option and say the value was missing.
+    @Test func aNegativeNumberIsRefusedForItsRangeNotAsMissing() throws {
+        let folder = try ComposeCommandTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("h.sqlite").path
+        let refusals: [([String], String)] = [
+            (["serve", "--rate-limit", "-1"], "--rate-limit must be above 0"),
+            (["serve", "--port", "-5"], "--port must be 0 to 65535"),
+            (["worker", "--concurrency", "-2"], "--concurrency must be at least 1"),
+            (["worker", "--drain-timeout", "-1"], "--drain-timeout must be 0 or more seconds"),
+        ]
+        for (arguments, reason) in refusals {
+            let run = try ComposeCommandTests.herald(arguments + ["--database", database], environment: [:], in: folder)
+            #expect(run.status == 64, "\(arguments): \(run.stderr)")
+            #expect(run.stderr.contains(reason) && !run.stderr.contains("Missing value"), "\(arguments): \(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: database), "a refused start creates no database")
+    }
 }

@@ -102,15 +102,15 @@ struct AccountsCommand: AsyncParsableCommand {
         @Option(help: "A preset: \((Array(ProviderPreset.all.keys) + ["ses"]).sorted().joined(separator: ", ")).") var provider: String?
         @Option(help: "The AWS region, for --provider ses.") var region: String?
         @Option(help: "The SMTP server.") var host: String?
-        @Option(help: "The SMTP port.") var port: Int?
+        @Option(parsing: .unconditional, help: "The SMTP port.") var port: Int?
         @Option(help: "tls, starttls or none (default: from the port).") var security: String?
         @Option(help: "The login, when it is not the email address.") var username: String?
         @Flag(help: "Read the password (or authorisation code) from standard input.") var passwordStdin = false
         @Option(help: "The display name for the From header.") var displayName: String?
-        @Option(help: "Lower is tried first.") var priority = 10
-        @Option(help: "The share of traffic among accounts of the same priority.") var weight = 1
-        @Option(help: "At most this many messages a minute.") var perMinute: Int?
-        @Option(help: "At most this many messages a day (UTC).") var perDay: Int?
+        @Option(parsing: .unconditional, help: "Lower is tried first.") var priority = 10
+        @Option(parsing: .unconditional, help: "The share of traffic among accounts of the same priority.") var weight = 1
+        @Option(parsing: .unconditional, help: "At most this many messages a minute.") var perMinute: Int?
+        @Option(parsing: .unconditional, help: "At most this many messages a day (UTC).") var perDay: Int?
         @Option(help: "Route messages from this sender domain here (repeatable).") var fromDomain: [String] = []
         @Option(help: "Route messages with this tag here (repeatable).") var tag: [String] = []
         @Option(name: .customLong("ca-file"), help: "A PEM file of extra trusted CA certificates.") var caFile: String?

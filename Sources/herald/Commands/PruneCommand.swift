@@ -18,7 +18,7 @@ struct PruneCommand: AsyncParsableCommand {
     @OptionGroup var databaseOptions: DatabaseOptions
     @Option(help: "Delete messages created longer ago than this: a number of days (30d) or hours (48h).")
     var olderThan: String
-    @Option(help: "Messages deleted per transaction.") var batch = 500
+    @Option(parsing: .unconditional, help: "Messages deleted per transaction.") var batch = 500
 
     /// `--older-than` as a duration.
     static func age(_ text: String) -> Duration? {

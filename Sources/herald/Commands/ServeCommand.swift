@@ -28,8 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Option(help: "The address to listen on (HERALD_HOST).") var host = ProcessInfo.processInfo.environment["HERALD_HOST"] ?? "127.0.0.1"
-    @Option(help: "The port to listen on (HERALD_PORT).") var port = Int(ProcessInfo.processInfo.environment["HERALD_PORT"] ?? "") ?? 8080
-    @Option(help: "Requests per second per API key (HERALD_RATE_LIMIT); bursts of twice that.")
+    @Option(parsing: .unconditional, help: "The port to listen on (HERALD_PORT).") var port =
+        Int(ProcessInfo.processInfo.environment["HERALD_PORT"] ?? "") ?? 8080
+    @Option(parsing: .unconditional, help: "Requests per second per API key (HERALD_RATE_LIMIT); bursts of twice that.")
     var rateLimit = Double(ProcessInfo.processInfo.environment["HERALD_RATE_LIMIT"] ?? "") ?? 100
     @Flag(help: "Run the API only; delivery is left to `herald worker` processes.") var noWorkers = false
     @OptionGroup var databaseOptions: DatabaseOptions

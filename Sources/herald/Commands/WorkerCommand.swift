@@ -50,23 +50,27 @@ struct WorkerCommand: AsyncParsableCommand {
 
 /// The workers' settings, shared by `herald worker` and `herald serve`.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: "Messages in flight at once in this process (HERALD_CONCURRENCY).")
+    @Option(parsing: .unconditional, help: "Messages in flight at once in this process (HERALD_CONCURRENCY).")
     var concurrency = Int(ProcessInfo.processInfo.environment["HERALD_CONCURRENCY"] ?? "") ?? 16
     @Option(
+        parsing: .unconditional,
         help: """
             herald serve: messages in flight at most while its API is taking sends, so that requests keep their \
             latency; --concurrency when lower (HERALD_CONCURRENCY_UNDER_LOAD).
             """)
     var concurrencyUnderLoad = Int(ProcessInfo.processInfo.environment["HERALD_CONCURRENCY_UNDER_LOAD"] ?? "") ?? 16
-    @Option(help: "SMTP connections per account, the per-account concurrency (HERALD_CONNECTIONS_PER_ACCOUNT).")
+    @Option(parsing: .unconditional, help: "SMTP connections per account, the per-account concurrency (HERALD_CONNECTIONS_PER_ACCOUNT).")
     var connectionsPerAccount = Int(ProcessInfo.processInfo.environment["HERALD_CONNECTIONS_PER_ACCOUNT"] ?? "") ?? 4
     @Option(
+        parsing: .unconditional,
         help: """
             Messages in flight on one SMTP connection when all are busy and the server offers PIPELINING: each \
             rides behind the previous one's content (HERALD_SENDS_PER_CONNECTION).
             """)
     var sendsPerConnection = Int(ProcessInfo.processInfo.environment["HERALD_SENDS_PER_CONNECTION"] ?? "") ?? 4
-    @Option(help: "Seconds sends in progress may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds sends in progress may take to finish on shutdown before they are released (HERALD_DRAIN_TIMEOUT).")
     var drainTimeout = Int(ProcessInfo.processInfo.environment["HERALD_DRAIN_TIMEOUT"] ?? "") ?? 20
     @Option(help: "A URL that receives a JSON POST when an account's breaker opens (HERALD_ALERT_WEBHOOK).")
     var alertWebhook: String?
