@@ -23,8 +23,8 @@ struct E2EBenchmark {
     let binary: String
 
     init(arguments: [String]) {
-        if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let n = Int(arguments[index + 1]) { count = n }
-        if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { only = arguments[index + 1] }
+        count = arguments.value(of: "--count").flatMap(Int.init) ?? count
+        only = arguments.value(of: "--only")
         tools = ProcessInfo.processInfo.environment["HERALD_BENCH_POSTFIX"] ?? "/usr/sbin"
         binary = ProcessInfo.processInfo.environment["HERALD_BENCH_BINARY"] ?? ".build/release/herald"
     }
@@ -57,6 +57,12 @@ struct E2EBenchmark {
         var cpuEndToEnd = 0.0
         var cpuAPIAlone = 0.0
         var cpuDeliveryAlone = 0.0
+
+        /// The two halves measured apart (`aloneRates`).
+        mutating func take(_ alone: Alone) {
+            (apiAlone, apiAloneFixedP50, apiAloneFixedP99, deliveryAlone) = (alone.api, alone.fixedP50, alone.fixedP99, alone.delivery)
+            (cpuAPIAlone, cpuDeliveryAlone) = (alone.apiCPU, alone.deliveryCPU)
+        }
     }
 
     func run() async throws {
@@ -81,24 +87,14 @@ struct E2EBenchmark {
         var sqlite: Result?
         if only != "postgres" {
             var (result, key) = try await measure(database: sqlitePath, sinkPort: sinkPort)
-            let alone = try await aloneRates(
-                database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort)
-            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = (
-                alone.api, alone.fixedP50, alone.fixedP99, alone.delivery
-            )
-            (result.cpuAPIAlone, result.cpuDeliveryAlone) = (alone.apiCPU, alone.deliveryCPU)
+            result.take(try await aloneRates(database: folder.appendingPathComponent("alone.sqlite").path, key: nil, sinkPort: sinkPort))
             (result.tunedFixedP50, result.tunedFixedP99, result.tunedDeliveryAlone) = try await tunedRates(database: sqlitePath, key: key)
             sqlite = result
         }
         var postgres: Result?
         if only != "sqlite", let url = ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"] {
             var (result, key) = try await measure(database: url, sinkPort: sinkPort)
-            let alone = try await aloneRates(
-                database: url, key: key, sinkPort: sinkPort)
-            (result.apiAlone, result.apiAloneFixedP50, result.apiAloneFixedP99, result.deliveryAlone) = (
-                alone.api, alone.fixedP50, alone.fixedP99, alone.delivery
-            )
-            (result.cpuAPIAlone, result.cpuDeliveryAlone) = (alone.apiCPU, alone.deliveryCPU)
+            result.take(try await aloneRates(database: url, key: key, sinkPort: sinkPort))
             (result.tunedFixedP50, result.tunedFixedP99, result.tunedDeliveryAlone) = try await tunedRates(database: url, key: key)
             postgres = result
         }
@@ -293,15 +289,12 @@ struct E2EBenchmark {
     /// `herald-bench load --port N --key K [--rate R] [--seconds S]`: the fixed rate alone, against a
     /// server started by hand (with the bench's template, e.g. for profiling it). Prints p50/p99.
     func load(arguments: [String]) async throws {
-        func value(_ flag: String) -> String? {
-            arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-        }
-        guard let port = value("--port").flatMap(Int.init), let key = value("--key") else {
+        guard let port = arguments.value(of: "--port").flatMap(Int.init), let key = arguments.value(of: "--key") else {
             throw BenchmarkError("load needs --port and --key")
         }
         var bench = self
-        bench.fixedRate = value("--rate").flatMap(Int.init) ?? fixedRate
-        bench.fixedSeconds = value("--seconds").flatMap(Int.init) ?? fixedSeconds
+        bench.fixedRate = arguments.value(of: "--rate").flatMap(Int.init) ?? fixedRate
+        bench.fixedSeconds = arguments.value(of: "--seconds").flatMap(Int.init) ?? fixedSeconds
         let clients = try await (0..<connections).asyncMap { _ in try await HTTPLoadConnection.connect(host: "127.0.0.1", port: port) }
         let fixed = try await bench.fixedRateLatencies(clients, auth: [("Authorization", "Bearer \(key)")])
         for client in clients { await client.close() }

@@ -19,11 +19,8 @@ struct MIMEBenchmark {
     static let html = "<html><body>" + String(repeating: "<p>您好，这是一封测试邮件。Your order has shipped.</p>\n", count: 4) + "</body></html>"
 
     init(arguments: [String]) {
-        func value(_ flag: String) -> Int? {
-            arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? Int(arguments[$0 + 1]) : nil }
-        }
-        count = value("--count") ?? count
-        pythonCount = value("--python-count") ?? min(pythonCount, count)
+        count = arguments.value(of: "--count").flatMap(Int.init) ?? count
+        pythonCount = arguments.value(of: "--python-count").flatMap(Int.init) ?? min(pythonCount, count)
     }
 
     func run() throws {

@@ -15,14 +15,10 @@ struct QueueBenchmark {
     let postgresURL: String?
 
     init(arguments: [String]) {
-        func value(_ name: String) -> Int? {
-            guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
-            return Int(arguments[index + 1])
-        }
-        sequential = value("--sequential") ?? sequential
-        concurrent = value("--count") ?? concurrent
-        large = value("--large") ?? large
-        if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { only = arguments[index + 1] }
+        sequential = arguments.value(of: "--sequential").flatMap(Int.init) ?? sequential
+        concurrent = arguments.value(of: "--count").flatMap(Int.init) ?? concurrent
+        large = arguments.value(of: "--large").flatMap(Int.init) ?? large
+        only = arguments.value(of: "--only")
         postgresURL = only == "sqlite" ? nil : ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES_URL"]
     }
 

@@ -8,9 +8,7 @@ struct SMTPBenchmark {
     let tools: String
 
     init(arguments: [String]) {
-        if let index = arguments.firstIndex(of: "--count"), index + 1 < arguments.count, let n = Int(arguments[index + 1]) {
-            count = n
-        }
+        count = arguments.value(of: "--count").flatMap(Int.init) ?? count
         tools = ProcessInfo.processInfo.environment["HERALD_BENCH_POSTFIX"] ?? "/usr/sbin"
     }
 

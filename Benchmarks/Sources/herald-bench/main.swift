@@ -2,6 +2,13 @@
 import Foundation
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+
+extension [String] {
+    /// The argument after `flag` (`--count 100`), if any.
+    func value(of flag: String) -> String? {
+        firstIndex(of: flag).flatMap { $0 + 1 < count ? self[$0 + 1] : nil }
+    }
+}
 let usage =
     "usage: herald-bench mime [--count N] [--python-count N] | smtp [--count N] "
     + "| queue [--count N] [--large N] [--only sqlite|postgres] | e2e [--count N] [--only sqlite|postgres]\n"
