@@ -39,6 +39,10 @@ import Testing
             let afterUpdate = try await api.call(
                 .post, "/api/v1/templates/welcome/preview", body: #"{"template_variables": {"name": "Tom"}}"#)
             #expect(afterUpdate.data["subject"] as? String == "Hey Tom", "the updated template renders, not a cached one")
+            // A subject that is two lines would fail every send, blaming the variables: refused when saved.
+            let twoLines = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "Hi\n{{name}}", "text": "x"}"#)
+            #expect(twoLines.status == .unprocessableContent && twoLines.fields == ["subject"], "\(twoLines.text)")
+            #expect(twoLines.text.contains("one line"), "\(twoLines.text)")
             let broken = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "{{#open}}", "text": "x"}"#)
             #expect(broken.status == .unprocessableContent && broken.fields == ["subject"])
             #expect(broken.text.contains("line 1, column") && broken.text.contains("not closed"), "in words: \(broken.text)")
@@ -207,6 +211,22 @@ import Testing
             let preset = try await api.call(
                 .post, "/api/v1/accounts", body: #"{"name": "qq", "email": "1905985427@qq.com", "provider": "qq", "smtp_host": ""}"#)
             #expect(preset.data["smtp_host"] as? String == "smtp.qq.com" && preset.data["smtp_port"] as? Int == 465, "\(preset.text)")
+            // A display name goes into every From header: a line break there is refused with the
+            // other problems, and so is a CA that is not a certificate, before the first send finds them.
+            let header = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "h", "email": "a@example.com", "display_name": "Shop\r\nBcc: x@example.net", "smtp_host": "h", "#
+                    + #""tls_ca_pem": "not a certificate", "weight": 0}"#)
+            #expect(Set(header.fields) == ["display_name", "tls_ca_pem", "weight"], "\(header.text)")
+            #expect(try await api.call(.get, "/api/v1/accounts").text.contains(#""name":"h""#) == false, "nothing was stored")
+            let ca = try TestCertificates().caPEM
+            let trusted = try await api.call(
+                .post, "/api/v1/accounts",
+                body: String(
+                    decoding: try JSONSerialization.data(
+                        withJSONObject: ["name": "private-ca", "email": "a@example.com", "smtp_host": "h", "tls_ca_pem": ca]),
+                    as: UTF8.self))
+            #expect(trusted.status == .created && trusted.data["tls_ca_pem"] as? String == ca, "\(trusted.text)")
             let id = try #require(mapped.data["id"] as? Int)
             #expect(try await api.call(.delete, "/api/v1/accounts/\(id)").status == .ok)
             #expect(try await api.call(.delete, "/api/v1/accounts/\(id)").status == .notFound)

@@ -23,6 +23,28 @@ import Testing
         }
     }
 
+    /// What would fail every send is refused when the account is added: a display name that is
+    /// two lines (it goes into the From header) and a CA file that holds no certificate.
+    @Test func addRefusesATwoLineDisplayNameAndACAFileWithoutACertificate() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            let base = ["accounts", "add", "shop", "--email", "shop@example.com", "--host", "127.0.0.1", "--database", database.location]
+            let twoLines = try Self.herald(base + ["--display-name", "Shop\r\nBcc: x@example.net"])
+            #expect(twoLines.status == 64 && twoLines.stderr.contains("--display-name must be one line"), "\(twoLines.stderr)")
+            let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("herald-ca-\(UUID().uuidString).pem")
+            try "not a certificate".write(to: garbage, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: garbage) }
+            let badCA = try Self.herald(base + ["--ca-file", garbage.path])
+            #expect(badCA.status == 64 && badCA.stderr.contains("holds no readable PEM certificate"), "\(badCA.stderr)")
+            #expect(try await store.account(named: "shop") == nil, "nothing was stored")
+            let ca = FileManager.default.temporaryDirectory.appendingPathComponent("herald-ca-\(UUID().uuidString).pem")
+            try TestCertificates().caPEM.write(to: ca, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: ca) }
+            let good = try Self.herald(base + ["--ca-file", ca.path, "--display-name", "Shop"])
+            #expect(good.status == 0, "\(good.stderr)")
+            #expect(try await store.account(named: "shop")?.tlsCAPEM?.contains("BEGIN CERTIFICATE") == true)
+        }
+    }
+
     @Test func addFromAPresetListAndEnableAfterTheBreakerOpened() async throws {
         try await withTestStore(.sqlite) { store, database in
             let code = "qq-auth-code-5f1e"

@@ -105,13 +105,20 @@ struct AccountRoutes {
             for (field, limit) in [("per_minute_limit", perMinuteLimit), ("per_day_limit", perDayLimit)] {
                 if let limit, limit < 1 { problems.append(.init(field: field, reason: "must be at least 1, or left out for no limit")) }
             }
+            if let problem = AccountSettings.displayNameProblem(displayName) {
+                problems.append(.init(field: "display_name", reason: problem))
+            }
+            if let tlsCAPEM, !tlsCAPEM.isEmpty, (try? SMTPClientConfiguration.checkTrustRoots(tlsCAPEM)) == nil {
+                problems.append(
+                    .init(field: "tls_ca_pem", reason: "is not a PEM certificate (one or more -----BEGIN CERTIFICATE----- blocks)"))
+            }
             if let password, password.isEmpty || password.contains(where: \.isNewline) {
                 problems.append(.init(field: "password", reason: "must be non-empty and on one line"))
             }
             guard problems.isEmpty, var settings = resolved else { throw APIError.validation(problems) }
             if let username { settings.username = username }
             if let tlsVerify { settings.tlsVerify = tlsVerify }
-            if let tlsCAPEM { settings.tlsCAPEM = tlsCAPEM }
+            if let tlsCAPEM, !tlsCAPEM.isEmpty { settings.tlsCAPEM = tlsCAPEM }
             if let isActive { settings.isActive = isActive }
             if let priority { settings.priority = priority }
             if let weight { settings.weight = weight }
@@ -245,6 +252,9 @@ public struct AccountView: Encodable, Sendable {
     var username: String
     var hasPassword: Bool
     var tlsVerify: Bool
+    /// Shown: a CA certificate is public, and a client that reads an account and writes it back
+    /// (a PUT without it removes it) must be able to keep it.
+    var tlsCAPEM: String?
     var channel: String
     var provider: String?
     var isActive: Bool
@@ -265,6 +275,7 @@ public struct AccountView: Encodable, Sendable {
         case smtpPort = "smtp_port"
         case hasPassword = "has_password"
         case tlsVerify = "tls_verify"
+        case tlsCAPEM = "tls_ca_pem"
         case isActive = "is_active"
         case failureCount = "failure_count"
         case lastErrorCode = "last_error_code"
@@ -289,6 +300,7 @@ public struct AccountView: Encodable, Sendable {
         username = account.login
         hasPassword = account.hasPassword
         tlsVerify = account.tlsVerify
+        tlsCAPEM = account.tlsCAPEM
         channel = account.channel
         provider = account.provider
         isActive = account.isActive

@@ -229,12 +229,16 @@ enum OpenAPIDocument {
             "AccountInput": object(
                 [
                     "name": ["type": "string", "minLength": 1, "maxLength": 64], "email": ["type": "string", "format": "email"],
-                    "display_name": string, "provider": ["type": "string", "enum": (ProviderPreset.all.keys + ["ses"]).sorted()],
+                    "display_name": oneLine(), "provider": ["type": "string", "enum": (ProviderPreset.all.keys + ["ses"]).sorted()],
                     "region": string, "smtp_host": ["type": "string", "pattern": "^[^\\s/]*$"],
                     "smtp_port": ["type": "integer", "minimum": 1, "maximum": 65535],
                     "security": ["enum": ["tls", "starttls", "none"]], "use_tls": boolean, "username": string,
                     "password": oneLine(minLength: 1).merging(["type": ["string", "null"], "writeOnly": true]) { $1 },
-                    "tls_verify": boolean, "tls_ca_pem": string,
+                    "tls_verify": boolean,
+                    "tls_ca_pem": [
+                        "type": "string",
+                        "description": "PEM certificates (-----BEGIN CERTIFICATE-----) trusted beside the system's roots; empty for none",
+                    ],
                     "is_active": boolean, "priority": integer, "weight": ["type": "integer", "minimum": 1],
                     "per_minute_limit": ["type": "integer", "minimum": 1], "per_day_limit": ["type": "integer", "minimum": 1],
                     "routing": ref("Routing"),
@@ -261,7 +265,7 @@ enum OpenAPIDocument {
                     "id": integer, "name": string, "email": string, "display_name": nullable("string"), "smtp_host": string,
                     "smtp_port": integer,
                     "security": ["enum": ["tls", "starttls", "none"]], "username": string, "has_password": boolean, "tls_verify": boolean,
-                    "channel": string, "provider": nullable("string"), "is_active": boolean,
+                    "tls_ca_pem": nullable("string"), "channel": string, "provider": nullable("string"), "is_active": boolean,
                     "health": ["enum": ["closed", "open", "half_open"]],
                     "failure_count": integer, "last_error_code": nullable("string"), "last_error": nullable("string"),
                     "last_success_at": nullableTime, "opened_until": nullableTime, "throttled_until": nullableTime, "priority": integer,

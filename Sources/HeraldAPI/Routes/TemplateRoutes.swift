@@ -1,4 +1,5 @@
 import Foundation
+import HeraldMIME
 import HeraldStore
 import Hummingbird
 
@@ -141,6 +142,10 @@ struct TemplateRoutes {
             problems.append(.init(field: "locale", reason: "must be a language tag such as zh-CN (letters, digits and -, at most 35)"))
         }
         if input.subject.isEmpty { problems.append(.init(field: "subject", reason: "must not be empty")) }
+        // Refused here, not at every send, where it would read as the variables' fault.
+        if !input.subject.isHeaderSafe {
+            problems.append(.init(field: "subject", reason: "must be one line: CR, LF and NUL are not allowed"))
+        }
         if input.text == nil && input.html == nil { problems.append(.init(field: "text", reason: "is required (or html)")) }
         if !problems.isEmpty { throw APIError.validation(problems) }
         try TemplateRenderer.validate(subject: input.subject, text: input.text, html: input.html)

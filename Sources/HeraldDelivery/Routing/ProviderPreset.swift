@@ -1,3 +1,4 @@
+import HeraldMIME
 import HeraldSMTP
 import HeraldStore
 
@@ -136,8 +137,9 @@ extension AccountSettings {
     /// security.
     ///
     /// Throws the preset's error for an unknown provider or a missing region,
-    /// `delivery.host_required` when neither a provider nor a host is given, and
-    /// `delivery.security_contradicts_port` for a pair that cannot work.
+    /// `delivery.host_required` when neither a provider nor a host is given,
+    /// `delivery.security_contradicts_port` for a pair that cannot work. The callers check the
+    /// display name (`displayNameProblem`) beside their other fields.
     public static func forNewAccount(
         provider: String?, region: String?, host: String?, port: Int?, security: AccountSecurity? = nil, name: String, email: String,
         displayName: String?
@@ -173,6 +175,13 @@ extension AccountSettings {
             throw DeliveryError(code: "delivery.security_contradicts_port", errorClass: .permanent, message: problem)
         }
         return settings
+    }
+
+    /// Why `displayName` cannot be an account's, or nil when it can. It goes into every From
+    /// header the account sends, where a line break would end the header and start another.
+    public static func displayNameProblem(_ displayName: String?) -> String? {
+        guard let displayName, !displayName.isHeaderSafe else { return nil }
+        return "must be one line: CR, LF and NUL are not allowed"
     }
 
     /// What the SMTP client assumes for a port: TLS from the first byte on 465, STARTTLS elsewhere.

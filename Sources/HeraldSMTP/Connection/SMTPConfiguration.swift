@@ -87,6 +87,23 @@ public struct SMTPClientConfiguration: Sendable {
         self.credentials = credentials
     }
 
+    /// Throws `smtp.invalid_ca` unless `pem` holds at least one certificate and every
+    /// `CERTIFICATE` block in it reads: a CA is checked when an account is saved, not found
+    /// broken at its first send.
+    public static func checkTrustRoots(_ pem: String) throws(SMTPError) {
+        _ = try trustRoots(fromPEM: pem)
+    }
+
+    static func trustRoots(fromPEM pem: String) throws(SMTPError) -> [NIOSSLCertificate] {
+        do {
+            return try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))
+        } catch {
+            throw SMTPError(
+                code: "smtp.invalid_ca", classification: .tls, phase: .connect,
+                message: "the CA certificate (PEM) could not be read: give one or more -----BEGIN CERTIFICATE----- blocks")
+        }
+    }
+
     /// True for `localhost` and loopback literals, where plaintext AUTH is allowed by default.
     public var hostIsLoopback: Bool {
         let host = host.lowercased()

@@ -182,12 +182,7 @@ public final class SMTPConnection: Sendable {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !configuration.verifyCertificates { tls.certificateVerification = .none }
         if let pem = configuration.trustRootsPEM {
-            do {
-                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))]
-            } catch {
-                throw SMTPError(
-                    code: "smtp.invalid_ca", classification: .tls, phase: .connect, message: "the CA certificate (PEM) could not be read")
-            }
+            tls.additionalTrustRoots = [.certificates(try SMTPClientConfiguration.trustRoots(fromPEM: pem))]
         }
         do {
             return try NIOSSLContext(configuration: tls)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeraldAPI
 import HeraldDelivery
+import HeraldSMTP
 import HeraldStore
 import Logging
 
@@ -141,6 +142,7 @@ struct AccountsCommand: AsyncParsableCommand {
                 }
                 requested = value
             }
+            if let problem = AccountSettings.displayNameProblem(displayName) { throw ValidationError("--display-name \(problem)") }
             var settings: AccountSettings
             do {
                 settings = try AccountSettings.forNewAccount(
@@ -151,7 +153,15 @@ struct AccountsCommand: AsyncParsableCommand {
                 throw ValidationError(error.message)
             }
             if let username { settings.username = username }
-            if let caFile { settings.tlsCAPEM = try String(contentsOfFile: caFile, encoding: .utf8) }
+            if let caFile {
+                let pem = try String(contentsOfFile: caFile, encoding: .utf8)
+                do {
+                    try SMTPClientConfiguration.checkTrustRoots(pem)
+                } catch {
+                    throw ValidationError("--ca-file \(caFile) holds no readable PEM certificate")
+                }
+                settings.tlsCAPEM = pem
+            }
             settings.tlsVerify = !insecure
             settings.priority = priority
             settings.weight = max(1, weight)
