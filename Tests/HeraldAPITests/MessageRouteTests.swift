@@ -257,6 +257,18 @@ import Testing
             let retried = try await api.call(.post, "/api/v1/messages/\(ids[0])/retry")
             #expect(retried.status == .accepted && retried.data["status"] as? String == "pending")
             #expect(try await store.message(id: Int64(ids[0]))?.sendAt == nil, "a retry is due now")
+
+            // Sent, the message names its account, as do its attempts and its line in a list.
+            let sandbox = try #require(try await store.account(named: "sandbox"))
+            let claimed = try #require(try await store.claim(limit: 1, owner: "test", lease: .seconds(60)).first)
+            #expect(claimed.message.id == Int64(ids[0]))
+            _ = try await store.settle(
+                Settlement(lease: claimed.lease, kind: .delivered, report: AttemptReport(accountID: sandbox.id, reply: "250 captured")))
+            let sent = try await api.call(.get, "/api/v1/messages/\(ids[0])")
+            #expect(sent.data["account_id"] as? Int == Int(sandbox.id) && sent.data["account_name"] as? String == "sandbox", "\(sent.text)")
+            #expect((sent.data["attempts"] as? [[String: Any]])?.map { $0["account_name"] as? String } == ["sandbox"], "\(sent.text)")
+            let listed = try await api.call(.get, "/api/v1/messages?status=success")
+            #expect((listed.data["messages"] as? [[String: Any]])?.map { $0["account_name"] as? String } == ["sandbox"], "\(listed.text)")
         }
     }
 

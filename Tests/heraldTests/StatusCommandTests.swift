@@ -1,5 +1,5 @@
 import Foundation
-import HeraldStore
+@_spi(Delivery) import HeraldStore
 import HeraldTestSupport
 import Testing
 
@@ -29,6 +29,26 @@ import Testing
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
             #expect(object["id"] as? Int == Int(id) && object["status"] as? String == "pending")
             #expect(object["to"] as? [String] == ["ann@example.com"] && object["max_attempts"] as? Int == 3)
+
+            // Once sent, the account is named, not only numbered: an operator knows accounts by name.
+            let sandbox = try #require(try await store.account(named: "sandbox"))
+            let claimed = try #require(try await store.claim(limit: 1, owner: "test", lease: .seconds(60)).first)
+            _ = try await store.settle(
+                Settlement(
+                    lease: claimed.lease, kind: .delivered,
+                    report: AttemptReport(
+                        accountID: sandbox.id, reply: "250 captured",
+                        recipients: [RecipientOutcome(address: "ann@example.com", accepted: true, code: 250)])))
+            let sent = try ComposeCommandTests.herald(["status", "\(id)", "--database", database.location], environment: key)
+            let sentLines = sent.stdout.split(separator: "\n").map(String.init)
+            #expect(sentLines.contains("  account:  sandbox (\(sandbox.id))"), "\(sent.stdout)")
+            #expect(
+                sentLines.contains { $0.hasPrefix("  1  ") && $0.contains("success  account sandbox (\(sandbox.id))") }, "\(sent.stdout)")
+            let sentJSON = try ComposeCommandTests.herald(["status", "\(id)", "--json", "--database", database.location], environment: key)
+            let sentObject = try #require(try JSONSerialization.jsonObject(with: Data(sentJSON.stdout.utf8)) as? [String: Any])
+            #expect(sentObject["account_name"] as? String == "sandbox", "\(sentJSON.stdout)")
+            let attempts = try #require(sentObject["attempts"] as? [[String: Any]])
+            #expect(attempts.map { $0["account_name"] as? String } == ["sandbox"], "\(sentJSON.stdout)")
 
             let missing = try ComposeCommandTests.herald(["status", "\(id + 1)", "--database", database.location], environment: key)
             #expect(missing.status == 1 && missing.stderr == "herald status: there is no message \(id + 1)\n", "\(missing.stderr)")

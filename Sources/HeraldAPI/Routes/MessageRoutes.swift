@@ -93,7 +93,8 @@ struct MessageRoutes {
         let id = try context.parameters.id()
         guard let message = try await store.message(id: id) else { throw APIError.notFound("message \(id)") }
         let attempts = try await store.attempts(messageID: id)
-        return JSONResponse.success(MessageView(message, attempts: attempts), requestID: context.requestID)
+        return JSONResponse.success(
+            MessageView(message, attempts: attempts, accountNames: try await accountNames()), requestID: context.requestID)
     }
 
     @Sendable func raw(_ request: Request, context: HeraldRequestContext) async throws -> Response {
@@ -106,12 +107,15 @@ struct MessageRoutes {
 
     @Sendable func cancel(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let message = try await store.cancel(messageID: try context.parameters.id())
-        return JSONResponse.success(MessageView(message), message: "Message cancelled", requestID: context.requestID)
+        return JSONResponse.success(
+            MessageView(message, accountNames: try await accountNames()), message: "Message cancelled", requestID: context.requestID)
     }
 
     @Sendable func retry(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         let message = try await store.requeue(messageID: try context.parameters.id(), extraAttempts: 3)
-        return JSONResponse.success(MessageView(message), message: "Message queued again", status: .accepted, requestID: context.requestID)
+        return JSONResponse.success(
+            MessageView(message, accountNames: try await accountNames()), message: "Message queued again", status: .accepted,
+            requestID: context.requestID)
     }
 
     struct Page: Encodable {
@@ -172,7 +176,14 @@ struct MessageRoutes {
         } catch let error as StoreError where error.code == .invalidArgument {
             throw APIError.validation([.init(field: "cursor", reason: "is not a cursor from a previous page")])
         }
+        let names = try await accountNames()
         return JSONResponse.success(
-            Page(messages: page.messages.map { MessageView($0) }, nextCursor: page.nextCursor), requestID: context.requestID)
+            Page(messages: page.messages.map { MessageView($0, accountNames: names) }, nextCursor: page.nextCursor),
+            requestID: context.requestID)
+    }
+
+    /// Account names by id, from the accounts the API keeps for a moment (see `CatalogCache`).
+    private func accountNames() async throws -> [Int64: String] {
+        MessageView.names(of: try await factory.catalog.accounts())
     }
 }

@@ -21,6 +21,8 @@ struct MessageView: Encodable {
         var number: Int
         var outcome: String
         var accountID: Int64?
+        /// The account's name, while the account exists.
+        var accountName: String?
         var errorClass: String?
         var errorCode: String?
         var errorMessage: String?
@@ -33,6 +35,7 @@ struct MessageView: Encodable {
         enum CodingKeys: String, CodingKey {
             case number, outcome, reply
             case accountID = "account_id"
+            case accountName = "account_name"
             case errorClass = "error_class"
             case errorCode = "error_code"
             case errorMessage = "error_message"
@@ -52,7 +55,9 @@ struct MessageView: Encodable {
     var subject: String?
     var templateCode: String?
     var fromAccount: String?
+    /// The account of the latest attempt, by id and, while it exists, by name.
     var accountID: Int64?
+    var accountName: String?
     var priority: Int
     var retryCount: Int
     var maxAttempts: Int
@@ -78,6 +83,7 @@ struct MessageView: Encodable {
         case templateCode = "template_code"
         case fromAccount = "from_account"
         case accountID = "account_id"
+        case accountName = "account_name"
         case retryCount = "retry_count"
         case maxAttempts = "max_attempts"
         case errorCode = "error_code"
@@ -93,8 +99,8 @@ struct MessageView: Encodable {
         case sentAt = "sent_at"
     }
 
-    /// The summary (for lists), or with `attempts` the full view.
-    init(_ message: MessageRecord, attempts: [AttemptRecord]? = nil) {
+    /// The summary (for lists), or with `attempts` the full view; `accountNames` by account id.
+    init(_ message: MessageRecord, attempts: [AttemptRecord]? = nil, accountNames: [Int64: String] = [:]) {
         id = message.id
         status = message.status.rawValue
         from = message.from
@@ -105,6 +111,7 @@ struct MessageView: Encodable {
         templateCode = message.templateCode
         fromAccount = message.fromAccount
         accountID = message.accountID
+        accountName = message.accountID.flatMap { accountNames[$0] }
         priority = message.priority
         retryCount = message.attempts
         maxAttempts = message.maxAttempts
@@ -124,7 +131,8 @@ struct MessageView: Encodable {
         guard let attempts else { return }
         self.attempts = attempts.map {
             Attempt(
-                number: $0.number, outcome: $0.outcome.rawValue, accountID: $0.accountID, errorClass: $0.errorClass,
+                number: $0.number, outcome: $0.outcome.rawValue, accountID: $0.accountID,
+                accountName: $0.accountID.flatMap { accountNames[$0] }, errorClass: $0.errorClass,
                 errorCode: $0.errorCode,
                 errorMessage: $0.errorMessage, smtpCode: $0.smtpCode, enhancedCode: $0.enhancedCode, reply: $0.reply,
                 startedAt: $0.startedAt,
@@ -141,6 +149,13 @@ struct MessageView: Encodable {
             let word = outcome.map { $0.accepted ? "accepted" : "refused" } ?? (message.status == .success ? "accepted" : "pending")
             return Recipient(address: address, kind: kind, outcome: word, smtpCode: outcome?.code, reply: outcome?.reply)
         }
+    }
+}
+
+extension MessageView {
+    /// Account names by id, for `init(_:attempts:accountNames:)`.
+    static func names(of accounts: [AccountRecord]) -> [Int64: String] {
+        Dictionary(accounts.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
 }
 
@@ -164,6 +179,8 @@ public enum MessageDetail {
     /// The message's view as JSON, or nil when there is no such message.
     public static func json(of id: Int64, in store: any Store) async throws -> Data? {
         guard let message = try await store.message(id: id) else { return nil }
-        return try JSONResponse.encoder.encode(MessageView(message, attempts: try await store.attempts(messageID: id)))
+        let attempts = try await store.attempts(messageID: id)
+        let names = MessageView.names(of: try await store.accounts())
+        return try JSONResponse.encoder.encode(MessageView(message, attempts: attempts, accountNames: names))
     }
 }

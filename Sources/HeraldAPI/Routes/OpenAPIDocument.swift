@@ -188,7 +188,8 @@ enum OpenAPIDocument {
                 [
                     "id": integer, "status": ref("Status"), "from": string, "to": array(string), "cc": array(string), "bcc_count": integer,
                     "subject": nullable("string"), "template_code": nullable("string"), "from_account": nullable("string"),
-                    "account_id": nullable("integer"), "priority": integer, "retry_count": integer, "max_attempts": integer,
+                    "account_id": nullable("integer"), "account_name": nullable("string"), "priority": integer, "retry_count": integer,
+                    "max_attempts": integer,
                     "error_code": nullable("string"), "error_message": nullable("string"), "smtp_reply": nullable("string"),
                     "message_id_header": nullable("string"), "tags": array(string),
                     "metadata": ["type": "object", "additionalProperties": string],
@@ -204,7 +205,8 @@ enum OpenAPIDocument {
                     "attempts": array(
                         object(
                             [
-                                "number": integer, "outcome": string, "account_id": nullable("integer"), "error_class": nullable("string"),
+                                "number": integer, "outcome": string, "account_id": nullable("integer"),
+                                "account_name": nullable("string"), "error_class": nullable("string"),
                                 "error_code": nullable("string"), "error_message": nullable("string"), "smtp_code": nullable("integer"),
                                 "enhanced_code": nullable("string"), "reply": nullable("string"), "started_at": time, "finished_at": time,
                             ], required: ["number", "outcome", "started_at", "finished_at"])),

@@ -44,13 +44,18 @@ struct StatusCommand: AsyncParsableCommand {
             default: nil
             }
         }
+        /// An account by name with its id, or by id once it is gone.
+        func account(_ object: [String: Any]) -> String? {
+            guard let id = text("account_id", in: object) else { return nil }
+            return text("account_name", in: object).map { "\($0) (\(id))" } ?? id
+        }
         var lines = [
             "message \(text("id") ?? "?"): \(text("status") ?? "?") (attempts: \(text("retry_count") ?? "0") of \(text("max_attempts") ?? "?"))"
         ]
         let to = (view["to"] as? [String] ?? []).joined(separator: ", ")
         var fields: [(String, String?)] = [
             ("from", text("from")), ("to", to), ("subject", text("subject")), ("template", text("template_code")),
-            ("account", text("account_id")), ("created", text("created_at")), ("send at", text("send_at")),
+            ("account", account(view)), ("created", text("created_at")), ("send at", text("send_at")),
             ("next try", text("next_attempt_at")), ("sent", text("sent_at")), ("reply", text("smtp_reply")),
         ]
         if let code = text("error_code") { fields.append(("error", "\(code): \(text("error_message") ?? "")")) }
@@ -61,7 +66,7 @@ struct StatusCommand: AsyncParsableCommand {
         if !attempts.isEmpty { lines.append("attempts:") }
         for attempt in attempts {
             var parts = [text("number", in: attempt) ?? "?", text("started_at", in: attempt) ?? "", text("outcome", in: attempt) ?? ""]
-            if let account = text("account_id", in: attempt) { parts.append("account \(account)") }
+            if let account = account(attempt) { parts.append("account \(account)") }
             if let code = text("error_code", in: attempt) {
                 parts.append("\(text("error_class", in: attempt) ?? "") \(code): \(text("error_message", in: attempt) ?? "")")
             } else if let reply = text("reply", in: attempt) {
