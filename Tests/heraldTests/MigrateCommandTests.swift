@@ -17,10 +17,19 @@ import Testing
         #expect(second.stdout.contains("schema is up to date"))
     }
 
+    /// The error says what is wrong with the path, not only that it failed.
     @Test func anUnusableDatabaseIsAClearError() throws {
-        let run = try ComposeCommandTests.herald(["migrate", "--database", "/nonexistent-\(UUID().uuidString)/herald.sqlite"])
+        let folder = "/nonexistent-\(UUID().uuidString)"
+        let run = try ComposeCommandTests.herald(["migrate", "--database", "\(folder)/herald.sqlite"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("herald migrate: could not open the SQLite database"))
+        #expect(run.stderr.contains("the folder \(folder) does not exist"), "\(run.stderr)")
+        // A database URL Herald does not speak is not taken for a file name.
+        let mysql = try ComposeCommandTests.herald(["migrate", "--database", "mysql://herald@127.0.0.1/herald"])
+        #expect(mysql.status == 1)
+        #expect(
+            mysql.stderr.contains("mysql:// is not a database Herald uses; give a SQLite file path or a postgres:// URL"), "\(mysql.stderr)"
+        )
     }
 
     /// A setting from the environment that cannot work is said alone: the usage of the command

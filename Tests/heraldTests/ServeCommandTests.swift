@@ -108,6 +108,22 @@ import FoundationNetworking
         #expect(unknown.stderr.contains("cannot listen on nosuch.invalid:8080: no address is known"), "\(unknown.stderr)")
     }
 
+    /// A database that cannot be opened is one line naming the command and the reason, as for
+    /// the other commands, not the argument parser's "Error:" with the error's type.
+    @Test(arguments: ["serve", "worker"])
+    func aDatabaseThatCannotBeOpenedIsOneLine(command: String) throws {
+        let folder = "/nonexistent-\(UUID().uuidString)"
+        let start = command == "serve" ? ["serve", "--port", "0"] : [command]
+        let run = try ComposeCommandTests.herald(
+            start + ["--database", "\(folder)/herald.sqlite"], environment: ["HERALD_SECRET_KEY": TestDatabase.secretKey.base64])
+        #expect(run.status == 1, "\(run.stderr)")
+        let expected =
+            "herald \(command): could not open the SQLite database at \(folder)/herald.sqlite: the folder \(folder) does not exist"
+            + " (store.configuration)"
+        #expect(run.stderr.split(separator: "\n").last.map(String.init) == expected, "\(run.stderr)")
+        #expect(!run.stderr.contains("Error:"), "\(run.stderr)")
+    }
+
     /// A start that waits for a PostgreSQL that is down says so once, in words, and SIGTERM ends
     /// the wait at once with a clean stop, instead of holding the process until the pool gives up.
     @Test func aStartWaitingForADatabaseThatIsDownStopsAtOnceOnSIGTERM() async throws {

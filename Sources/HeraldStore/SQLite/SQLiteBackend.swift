@@ -118,8 +118,24 @@ public final class SQLiteBackend: SQLBackend {
             try? await threadPool.shutdownGracefully()
             if let error = error as? StoreError { throw error }
             logger.error("could not open the SQLite database", metadata: ["store.path": "\(configuration.path)", "error": "\(error)"])
-            throw StoreError(.configuration, "could not open the SQLite database at \(configuration.path)")
+            let reason = Self.openFailureReason(path: configuration.path).map { ": \($0)" } ?? ""
+            throw StoreError(.configuration, "could not open the SQLite database at \(configuration.path)\(reason)")
         }
+    }
+
+    /// Why a SQLite file could not be opened, when the path itself says: a URL of a database
+    /// Herald does not speak, or a folder that is not there or not writable.
+    static func openFailureReason(path: String) -> String? {
+        if let scheme = path.range(of: "://").map({ path[..<$0.lowerBound] }), !scheme.contains("/") {
+            return "\(scheme):// is not a database Herald uses; give a SQLite file path or a postgres:// URL"
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            return "the folder \(folder) does not exist"
+        }
+        if !FileManager.default.isWritableFile(atPath: folder) { return "the folder \(folder) is not writable" }
+        return nil
     }
 
     public func write<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {

@@ -52,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let location = try databaseOptions.location()
-        let store = try await location.open(secretKey: try databaseOptions.secretKey(), logger: logger)
+        let store = try await location.open(for: "serve", secretKey: try databaseOptions.secretKey(), logger: logger)
         var configuration = APIConfiguration()
         configuration.host = host
         configuration.port = port

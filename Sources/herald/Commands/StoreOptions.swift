@@ -74,6 +74,18 @@ enum CommandLogging {
     }
 }
 
+extension StoreLocation {
+    /// Opens the store for a long-running command; a store that cannot be opened is said as
+    /// `herald COMMAND: ...` (see `StoreError.reported(by:)`).
+    func open(for command: String, secretKey: SecretKey, logger: Logger) async throws -> any Store {
+        do {
+            return try await open(secretKey: secretKey, logger: logger)
+        } catch let error as StoreError {
+            throw error.reported(by: command)
+        }
+    }
+}
+
 extension StoreError {
     /// Says the error on standard error as `herald COMMAND: message (code)` and returns the exit
     /// status to throw: a store that cannot be used ends a command with one line, not a trace.

@@ -27,7 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
         CommandLogging.bootstrap()
         let logger = Logger(label: "herald.worker")
         let location = try databaseOptions.location()
-        let store = try await location.open(secretKey: try databaseOptions.secretKey(), logger: logger)
+        let store = try await location.open(for: "worker", secretKey: try databaseOptions.secretKey(), logger: logger)
         let worker = workerOptions.makeWorker(store: store, logger: logger)
         logger.info("starting delivery workers", metadata: ["store": "\(location)", "worker.id": "\(worker.configuration.workerID)"])
         let group = ServiceGroup(
