@@ -208,6 +208,13 @@ import Testing
             let again = try await api.call(.post, "/api/v1/messages/email/send", body: body, headers: key)
             #expect(first.status == .accepted && again.status == .accepted)
             #expect(first.data["message_id"] as? Int == again.data["message_id"] as? Int && again.data["duplicate"] as? Bool == true)
+            // The same request serialised otherwise (keys in another order, other spacing, an
+            // escaped character) is the same request: a client's retry may encode it anew.
+            let reencoded = try await api.call(
+                .post, "/api/v1/messages/email/send", body: #"{"text":"once","subject":"hell\u006f","to":["a@example.com"]}"#, headers: key)
+            #expect(
+                reencoded.status == .accepted && reencoded.data["message_id"] as? Int == first.data["message_id"] as? Int,
+                "\(reencoded.text)")
             let other = try await api.call(
                 .post, "/api/v1/messages/email/send", body: body.replacingOccurrences(of: "once", with: "twice"), headers: key)
             #expect(other.status == .conflict && other.code == 40901)

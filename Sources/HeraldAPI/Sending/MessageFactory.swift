@@ -199,8 +199,14 @@ public struct MessageFactory: Sendable {
         return AccountRouter().plan(RoutingRequest(tags: tags), accounts: healthy, now: Date(), random: { 0.5 }).candidates.first
     }
 
+    /// The fingerprint an Idempotency-Key is held to: SHA-256 of the body as canonical JSON (keys
+    /// sorted, no spacing, escapes resolved), so that a retry which encodes the same request anew
+    /// is still the same request. A body that does not parse is fingerprinted as it came.
     static func hash(_ body: [UInt8]) -> String {
-        APIKeyIssuer.hex(SHA256.hash(data: body))
+        let canonical = (try? JSONSerialization.jsonObject(with: Data(body))).flatMap {
+            try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys, .withoutEscapingSlashes])
+        }
+        return APIKeyIssuer.hex(SHA256.hash(data: canonical ?? Data(body)))
     }
 
     private func mailboxes(_ texts: [String], field: String, problems: inout [APIError.FieldError]) -> [Mailbox] {
