@@ -139,7 +139,9 @@ public protocol Store: Service {
     /// The live (not revoked) key with this hash, or `nil`.
     func apiKey(hash: String) async throws -> APIKeyRecord?
     func apiKeys() async throws -> [APIKeyRecord]
-    func revokeAPIKey(id: Int64) async throws
+    /// Revokes a live key (`.notFound` when there is none). With `keepingAnAdmin`, the last live
+    /// admin key is not revoked (`.invalidState`): the API must not lock out its administrators.
+    func revokeAPIKey(id: Int64, keepingAnAdmin: Bool) async throws
 
     // MARK: Sandbox captures
 
@@ -168,6 +170,11 @@ public protocol Store: Service {
 }
 
 extension Store {
+    /// Revokes a live key, whichever it is.
+    public func revokeAPIKey(id: Int64) async throws {
+        try await revokeAPIKey(id: id, keepingAnAdmin: false)
+    }
+
     /// Returns at the next arrival of work or after `timeout`.
     public func waitForWork(timeout: Duration) async {
         await waitForWork(timeout: timeout, since: nil)

@@ -102,4 +102,25 @@ import Testing
                 try await api.call(.post, "/api/v1/messages/email/send", body: body, key: key).status == .unauthorized, "revoked at once")
         }
     }
+
+    /// Revoking the last admin key over the API would leave nobody able to administer Herald
+    /// through it: refused, until another admin key exists. The server's command line may still.
+    @Test func theLastAdminKeyIsNotRevokedOverTheAPI() async throws {
+        try await APIHarness.withAPI { api, store in
+            let own = try #require(try await store.apiKeys().first { $0.scopes.contains(.admin) })
+            let refused = try await api.call(.delete, "/api/v1/keys/\(own.id)")
+            #expect(refused.status == .conflict && refused.code == 40902, "\(refused.text)")
+            #expect(refused.text.contains("last admin key"), "\(refused.text)")
+            #expect(try await api.call(.get, "/api/v1/keys").status == .ok, "the key still works")
+
+            let other = try await api.call(.post, "/api/v1/keys", body: #"{"name": "second admin", "scopes": ["admin", "read"]}"#)
+            let otherKey = try #require(other.data["key"] as? String)
+            #expect(try await api.call(.delete, "/api/v1/keys/\(own.id)").status == .ok, "another admin key exists now")
+            let otherID = try #require(other.data["id"] as? Int)
+            #expect(try await api.call(.delete, "/api/v1/keys/\(otherID)", key: otherKey).status == .conflict, "and is the last one now")
+            try await store.revokeAPIKey(id: Int64(otherID))
+            #expect(
+                try await store.apiKeys().filter { $0.revokedAt == nil }.isEmpty, "the command line (herald keys revoke) may revoke it")
+        }
+    }
 }

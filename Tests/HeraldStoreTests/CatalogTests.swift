@@ -68,6 +68,35 @@ struct CatalogTests {
         }
     }
 
+    /// Two admin keys revoked at once, each keeping an admin: one revocation wins, the other
+    /// sees the last admin key and is refused. Without the lock, each saw the other's key live.
+    @Test(arguments: StoreBackendKind.allCases)
+    func revocationsAtOnceLeaveAnAdminKey(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, _ in
+            for round in 0..<20 {
+                let first = try await store.createAPIKey(name: "a", prefix: "hk_a\(round)", hash: "a\(round)", scopes: [.admin])
+                let second = try await store.createAPIKey(name: "b", prefix: "hk_b\(round)", hash: "b\(round)", scopes: [.admin, .send])
+                let outcomes = await withTaskGroup(of: StoreError.Code?.self) { group in
+                    for id in [first.id, second.id] {
+                        group.addTask {
+                            do {
+                                try await store.revokeAPIKey(id: id, keepingAnAdmin: true)
+                                return nil
+                            } catch {
+                                return (error as? StoreError)?.code ?? .database
+                            }
+                        }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(outcomes.filter { $0 == nil }.count == 1 && outcomes.contains(.invalidState), "round \(round): \(outcomes)")
+                let live = try await store.apiKeys().filter { $0.revokedAt == nil }
+                #expect(live.count == 1, "round \(round)")
+                try await store.revokeAPIKey(id: try #require(live.first).id)
+            }
+        }
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func eventsAreReadInOrderAfterACursor(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, _ in

@@ -144,7 +144,7 @@ struct AdminRoutes {
     }
 
     @Sendable func revokeKey(_ request: Request, context: HeraldRequestContext) async throws -> Response {
-        try await store.revokeAPIKey(id: try context.parameters.id())
+        try await store.revokeAPIKey(id: try context.parameters.id(), keepingAnAdmin: true)
         keyCache.forget()
         return JSONResponse.success(Optional<String>.none, message: "API key revoked", requestID: context.requestID)
     }

@@ -90,10 +90,26 @@ extension SQLStore {
         try await backend.read { try await $0.query("SELECT * FROM api_keys ORDER BY id", []).map { try $0.apiKeyRecord() } }
     }
 
-    public func revokeAPIKey(id: Int64) async throws {
-        let sql = backend.dialect.render("UPDATE api_keys SET revoked_at = {now} WHERE id = ? AND revoked_at IS NULL RETURNING id")
-        let rows = try await backend.write { try await $0.query(sql, [.integer(id)]) }
-        if rows.isEmpty { throw StoreError(.notFound, "there is no live API key \(id)") }
+    public func revokeAPIKey(id: Int64, keepingAnAdmin: Bool) async throws {
+        let dialect = backend.dialect
+        try await backend.write { connection in
+            if keepingAnAdmin {
+                // The live keys are locked first (PostgreSQL), so that two revocations at once
+                // cannot each leave the other's key as the last admin and revoke both.
+                let live = try await connection.query(
+                    dialect.render("SELECT id, scopes FROM api_keys WHERE revoked_at IS NULL ORDER BY id{for_update}"), [])
+                let admins = try live.filter { try $0.text("scopes").split(separator: ",").contains("admin") }.map { try $0.int("id") }
+                if admins == [id] {
+                    throw StoreError(
+                        .invalidState,
+                        "API key \(id) is the last admin key; create another admin key first "
+                            + "(POST /api/v1/keys, or herald keys create --scope admin on the server)")
+                }
+            }
+            let rows = try await connection.query(
+                dialect.render("UPDATE api_keys SET revoked_at = {now} WHERE id = ? AND revoked_at IS NULL RETURNING id"), [.integer(id)])
+            if rows.isEmpty { throw StoreError(.notFound, "there is no live API key \(id)") }
+        }
     }
 
     // MARK: Events
