@@ -203,6 +203,9 @@ import Testing
             let hostless = try await api.call(
                 .post, "/api/v1/accounts", body: #"{"name": "p", "email": "a@example.com", "smtp_host": "", "smtp_port": 70000}"#)
             #expect(Set(hostless.fields) == ["smtp_host", "smtp_port"], "\(hostless.text)")
+            let fraction = try await api.call(
+                .post, "/api/v1/accounts", body: #"{"name": "p", "email": "a@example.com", "smtp_host": "h", "smtp_port": 465.5}"#)
+            #expect(fraction.status == .unprocessableContent && fraction.fields == ["smtp_port"], "\(fraction.text)")
             #expect(
                 try await api.call(.post, "/api/v1/accounts", body: #"{"name": "legacy", "email": "a@example.com", "smtp_host": "h"}"#)
                     .status == .conflict)

@@ -108,6 +108,12 @@ import Testing
                     "from_account"
                 ),
                 (#"{"to": ["a@example.com"], "subject": "s", "text": "t", "priority": 12}"#, .unprocessableContent, 40001, "priority"),
+                // Valid JSON with a number an integer field cannot take: the field, not "not valid JSON".
+                (#"{"to": ["a@example.com"], "subject": "s", "text": "t", "priority": 1.5}"#, .unprocessableContent, 40001, "priority"),
+                (
+                    #"{"to": ["a@example.com"], "subject": "s", "text": "t", "max_attempts": 99999999999999999999}"#, .unprocessableContent,
+                    40001, "max_attempts"
+                ),
                 (
                     #"{"to": ["a@example.com"], "subject": "s", "text": "t", "send_at": "tomorrow"}"#, .unprocessableContent, 40001,
                     "send_at"
@@ -291,6 +297,12 @@ import Testing
             #expect(try await APIHarness.messageCount(store) == 1)
             let empty = try await api.call(.post, "/api/v1/messages/email/batch", body: #"{"messages": []}"#)
             #expect(empty.status == .unprocessableContent)
+            // A number that fits no integer field is named where it is, template variables aside.
+            let fraction = try await api.call(
+                .post, "/api/v1/messages/email/batch",
+                body: #"{"messages": [{"to": ["a@example.com"], "subject": "s", "text": "t", "priority": 2.5, "#
+                    + #""template_variables": {"x": 0.5}}]}"#)
+            #expect(fraction.status == .unprocessableContent && fraction.fields == ["messages[0].priority"], "\(fraction.text)")
             let none = try await api.call(.post, "/api/v1/messages/email/batch", body: #"{"messages": [{"to": ["bad"]}]}"#)
             #expect(none.status == .ok && none.code == 0 && (none.data["results"] as? [[String: Any]])?.first?["code"] as? Int == 40001)
         }

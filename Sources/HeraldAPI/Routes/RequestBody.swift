@@ -28,7 +28,36 @@ extension Request {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
+            // Foundation's decoder says "not valid JSON", with no field, for a number that does not
+            // fit its field (1.5 or 1e20 for an integer); the body may be valid JSON all the same.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+                let body = try? JSONSerialization.jsonObject(with: Data(bytes))
+            {
+                let misfits = Self.fractionalOrHugeNumbers(in: body, at: "")
+                throw APIError.validation(
+                    misfits.isEmpty
+                        ? [.init(field: "body", reason: "holds a value of the wrong type")]
+                        : misfits.map { .init(field: $0, reason: "must be an integer") })
+            }
             throw APIError.decodingError(error)
+        }
+    }
+
+    /// The paths of numbers in `value` that no integer field takes: with a fraction, or beyond
+    /// 64 bits. Template variables are free-form (any number), so they are not looked into.
+    static func fractionalOrHugeNumbers(in value: Any, at path: String) -> [String] {
+        switch value {
+        case let object as [String: Any]:
+            return object.keys.sorted().filter { $0 != "template_variables" }.flatMap { key in
+                fractionalOrHugeNumbers(in: object[key] as Any, at: path.isEmpty ? key : "\(path).\(key)")
+            }
+        case let array as [Any]:
+            return array.enumerated().flatMap { fractionalOrHugeNumbers(in: $1, at: "\(path)[\($0)]") }
+        case let number as NSNumber:
+            let double = number.doubleValue
+            return double.rounded() == double && abs(double) < 9.2e18 ? [] : [path]
+        default:
+            return []
         }
     }
 }
