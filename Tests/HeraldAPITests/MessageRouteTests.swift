@@ -131,6 +131,10 @@ import Testing
                     "template_code"
                 ),
             ]
+            let gzipped = try await api.call(
+                .post, send, body: #"{"to": ["a@example.com"], "subject": "s", "text": "t"}"#,
+                headers: [.contentEncoding: "gzip"])
+            #expect(gzipped.status == .badRequest && gzipped.text.contains("Content-Encoding gzip is not supported"), "\(gzipped.text)")
             for item in cases {
                 let answer = try await api.call(.post, send, body: item.body)
                 #expect(answer.status == item.status, "\(item.body): \(answer.text)")

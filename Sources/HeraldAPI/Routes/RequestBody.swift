@@ -18,6 +18,10 @@ extension Request {
     }
 
     private mutating func jsonBytes(context: HeraldRequestContext) async throws -> [UInt8] {
+        // A compressed body would otherwise be reported as JSON that does not parse.
+        if let encoding = headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw APIError(.badRequest, "Content-Encoding \(encoding) is not supported; send the JSON body uncompressed")
+        }
         let buffer = try await collectBody(upTo: context.maxUploadSize)
         let bytes = Array(buffer.readableBytesView)
         guard !bytes.isEmpty else { throw APIError(.badRequest, "the body is empty; send a JSON object") }
