@@ -79,6 +79,18 @@ import Testing
         }
     }
 
+    /// The authorisation code read from standard input stays out of the process list.
+    @Test func thePasswordIsReadFromStandardInput() async throws {
+        try await Self.withServer(implicitTLS: false) { server, ca in
+            let arguments = ["check", "localhost:\(server.port)", "--user", "ops@example.com", "--password-stdin", "--ca-file", ca]
+            let run = try ComposeCommandTests.herald(arguments, stdin: "auth-code-1234\n")
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            #expect(run.stdout.contains("ok   login") && !run.stdout.contains("auth-code-1234"), "\(run.stdout)")
+            let both = try ComposeCommandTests.herald(arguments + ["--password", "x"], stdin: "auth-code-1234\n")
+            #expect(both.status == 2 && both.stderr.contains("give --password or --password-stdin, not both"), "\(both.stderr)")
+        }
+    }
+
     @Test(arguments: [["check"], ["check", "host:notaport"], ["check", "host", "--security", "ssl3"], ["check", "host", "--user", "u"]])
     func invalidArgumentsExitNonZero(arguments: [String]) throws {
         let run = try ComposeCommandTests.herald(arguments)

@@ -9,18 +9,21 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Diagnose an SMTP server: TCP, TLS or STARTTLS, greeting, capabilities, AUTH, and a test send.",
         discussion: """
-            Example: herald check smtp.qq.com:465 --user 1905985427@qq.com --password "$AUTH_CODE"
+            Example: printf %s "$AUTH_CODE" | herald check smtp.qq.com:465 --user 1905985427@qq.com --password-stdin
 
             The port defaults to 465 with --security tls, 25 with none, 587 otherwise. When the chosen \
             security mode fails, the others are tried and the one that works is named. Exits 0 only if \
-            everything asked for worked. The password is never printed.
+            everything asked for worked. The password is never printed; --password-stdin keeps it out of \
+            the process list too, where --password shows it to every user of the machine.
             """
     )
 
     @Argument(help: "The server, HOST or HOST:PORT.") var server: String
     @Option(help: "auto (from the port), tls, starttls or none.") var security: String = "auto"
     @Option(help: "The username for AUTH.") var user: String?
-    @Option(help: "The password or authorisation code for AUTH.") var password: String?
+    @Option(help: "The password or authorisation code for AUTH (visible in the process list; prefer --password-stdin).")
+    var password: String?
+    @Flag(help: "Read the password or authorisation code from standard input.") var passwordStdin = false
     @Option(name: .customLong("ca-file"), help: "A PEM file of extra trusted CA certificates.") var caFile: String?
     @Flag(help: "Do not verify the server's certificate (testing only).") var insecure = false
     @Option(help: "Send a test message from this address (needs --to).") var from: String?
@@ -58,10 +61,12 @@ struct CheckCommand: AsyncParsableCommand {
         let (host, explicitPort) = try Self.split(server)
         let port = explicitPort ?? (chosen == .tls ? 465 : chosen == SMTPSecurity.plaintext ? 25 : 587)
         var request = SMTPCheck.Request(host: host, port: port, security: chosen)
-        switch (user, password) {
-        case (let user?, let password?): request.credentials = .password(username: user, password: password)
+        if passwordStdin && password != nil { throw CommandError("give --password or --password-stdin, not both") }
+        let secret = passwordStdin ? try AccountsCommand.passwordFromStandardInput() : password
+        switch (user, secret) {
+        case (let user?, let secret?): request.credentials = .password(username: user, password: secret)
         case (nil, nil): break
-        default: throw CommandError("--user and --password go together")
+        default: throw CommandError("--user and --password (or --password-stdin) go together")
         }
         if let caFile {
             guard let pem = FileManager.default.contents(atPath: caFile) else { throw CommandError("cannot read the CA file: \(caFile)") }
