@@ -37,6 +37,36 @@ import Testing
         }
     }
 
+    /// The message's other fields, as the API takes them: Bcc, Reply-To, locale, priority,
+    /// schedule, tags and headers, each validated by the same code.
+    @Test func theOtherFieldsGoThroughTheAPIsValidation() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            let sent = try AccountsCommandTests.herald([
+                "send", "--to", "a@example.com", "--bcc", "audit@example.com", "--reply-to", "Help <help@example.com>", "--subject", "s",
+                "--text", "t", "--priority", "1", "--send-at", "2099-01-01T00:00:00+08:00", "--tag", "billing", "--tag", "eu",
+                "--header", "X-Campaign=spring", "--database", database.location,
+            ])
+            #expect(sent.status == 0 && sent.stdout.contains("queued (scheduled)"), "\(sent.stdout)\(sent.stderr)")
+            let message = try #require(try await store.messages(matching: MessageFilter(), limit: 10, cursor: nil).messages.first)
+            #expect(message.bcc == ["audit@example.com"] && message.priority == 1 && message.tags == ["billing", "eu"])
+            let raw = String(decoding: try await store.messageBytes(id: message.id) ?? [], as: UTF8.self)
+            #expect(raw.contains("Reply-To: Help <help@example.com>\r\n") && raw.contains("X-Campaign: spring\r\n"), "\(raw)")
+            #expect(!raw.contains("audit@example.com"), "Bcc is never a header")
+
+            let refused = try AccountsCommandTests.herald([
+                "send", "--to", "a@example.com", "--subject", "s", "--text", "t", "--priority", "-1", "--header", "From=x@example.com",
+                "--database", database.location,
+            ])
+            #expect(refused.status == 1, "\(refused.stderr)")
+            #expect(refused.stderr.contains("priority") && refused.stderr.contains("headers.From"), "\(refused.stderr)")
+            let unpaired = try AccountsCommandTests.herald([
+                "send", "--to", "a@example.com", "--header", "X-A", "--database", database.location,
+            ])
+            #expect(unpaired.status == 64 && unpaired.stderr.contains("--header takes NAME=VALUE, got X-A"), "\(unpaired.stderr)")
+            #expect(try await store.messages(matching: MessageFilter(), limit: 10, cursor: nil).messages.count == 1, "nothing else stored")
+        }
+    }
+
     /// A store error is printed after the command that met it, not under another's name.
     @Test func storeErrorsNameTheCommandThatMetThem() async throws {
         try await withTestStore(.sqlite) { _, database in
