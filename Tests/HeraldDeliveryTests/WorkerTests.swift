@@ -238,6 +238,32 @@ import Testing
         }
     }
 
+    /// An operator who disables every account (or the one a message names) for maintenance, or
+    /// renames it, loses no mail: such a message is retried with backoff, spending attempts, and
+    /// sent once the account is back. Before, it failed for good at its next attempt.
+    @Test func aMessageWhoseAccountIsDisabledWaitsForItWithBackoff() async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            try await store.disableAccount(id: try #require(try await store.account(named: "sandbox")).id)
+            let account = try await Harness.account(store, "main", server: server)
+            try await store.disableAccount(id: account.id)
+            let named = try await store.enqueue(Harness.message(fromAccount: "main")).message.id
+            let any = try await store.enqueue(Harness.message()).message.id
+            try await Harness.withWorker(store, configuration: Harness.configuration(retryBase: .milliseconds(200))) { _ in
+                for (id, code) in [(named, "delivery.account_disabled"), (any, "delivery.no_active_account")] {
+                    let waiting = try await Harness.status(store, id, in: [.retrying, .failed, .success])
+                    #expect(waiting.status == .retrying && waiting.errorCode == code, "\(id): \(waiting.status) \(waiting.errorCode ?? "")")
+                }
+                try await store.enableAccount(id: account.id)
+                for id in [named, any] {
+                    #expect(try await Harness.status(store, id, in: [.success, .failed]).status == .success)
+                }
+            }
+            #expect(server.received.count == 2)
+        }
+    }
+
     @Test func suppressedRecipientsAreLeftOutAndRecorded() async throws {
         let server = try await Harness.server()
         defer { Task { await server.stop() } }

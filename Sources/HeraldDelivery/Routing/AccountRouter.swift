@@ -61,7 +61,10 @@ public struct RoutingPlan: Sendable, Hashable {
     public var candidates: [AccountRecord]
     /// Able to send this message but not now: the earliest time one of them is usable again.
     public var nextAvailable: Date?
-    /// Set when no account can ever send this message as it is (not merely not now).
+    /// Set when no account, as the accounts are set up, can send this message (not merely not
+    /// now). A refusal of class `transient` depends on that set-up (an account disabled, removed
+    /// or routed elsewhere), which an operator may change back: the message is retried with
+    /// backoff, not failed at once.
     public var refusal: DeliveryError?
 }
 
@@ -101,9 +104,9 @@ public struct AccountRouter: Sendable {
                     candidates: [], nextAvailable: nil,
                     refusal: accounts.contains(where: \.isActive)
                         ? DeliveryError(
-                            code: "delivery.no_matching_account", errorClass: .permanent,
+                            code: "delivery.no_matching_account", errorClass: .transient,
                             message: "no active account's routing rules accept this sender domain and these tags")
-                        : DeliveryError(code: "delivery.no_active_account", errorClass: .permanent, message: "there is no active account"))
+                        : DeliveryError(code: "delivery.no_active_account", errorClass: .transient, message: "there is no active account"))
             }
         }
 
@@ -172,7 +175,8 @@ public struct AccountRouter: Sendable {
                 + "account; send from \(account.email) or through an account that logs in as the From address.")
     }
 
+    /// A refusal that depends on the accounts' set-up, retried with backoff (see `RoutingPlan.refusal`).
     private func refusal(_ code: String, _ message: String) -> RoutingPlan {
-        RoutingPlan(candidates: [], nextAvailable: nil, refusal: DeliveryError(code: code, errorClass: .permanent, message: message))
+        RoutingPlan(candidates: [], nextAvailable: nil, refusal: DeliveryError(code: code, errorClass: .transient, message: message))
     }
 }

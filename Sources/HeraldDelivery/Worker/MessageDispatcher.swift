@@ -43,7 +43,8 @@ struct MessageDispatcher: Sendable {
         let plan = router.plan(
             RoutingRequest(message, senders: senders), accounts: try await directory.current(), now: Date(), random: random)
         if let refusal = plan.refusal {
-            try await settle(claimed, .failed, error: refusal, account: nil, recipients: [], logger: logger)
+            // Retried with backoff when the accounts' set-up may change back (a transient refusal).
+            try await settle(claimed, decide(refusal, message: message), error: refusal, account: nil, recipients: [], logger: logger)
             return
         }
         let (recipients, suppressed) = try await unsuppressed(message, known: suppressions)
