@@ -43,6 +43,13 @@ import Testing
             let twoLines = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "Hi\n{{name}}", "text": "x"}"#)
             #expect(twoLines.status == .unprocessableContent && twoLines.fields == ["subject"], "\(twoLines.text)")
             #expect(twoLines.text.contains("one line"), "\(twoLines.text)")
+            // A partial would render as nothing (Herald has none): refused, naming the tag and the part.
+            let partial = try await api.call(
+                .put, "/api/v1/templates/welcome", body: #"{"subject": "s", "html": "{{> footer }} <p>x</p>"}"#)
+            #expect(partial.status == .unprocessableContent && partial.fields == ["html"], "\(partial.text)")
+            #expect(partial.text.contains("uses {{> footer}}, a partial"), "\(partial.text)")
+            let parent = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "s", "text": "{{<layout}}{{/layout}}"}"#)
+            #expect(parent.status == .unprocessableContent && parent.fields == ["text"], "\(parent.text)")
             let broken = try await api.call(.put, "/api/v1/templates/welcome", body: #"{"subject": "{{#open}}", "text": "x"}"#)
             #expect(broken.status == .unprocessableContent && broken.fields == ["subject"])
             #expect(broken.text.contains("line 1, column") && broken.text.contains("not closed"), "in words: \(broken.text)")
@@ -113,6 +120,19 @@ import Testing
             #expect(preview.data["subject"] as? String == "Order 42")
             #expect(preview.data["text"] as? String == #"pen x2;ink x1.5; none 42 {"id":42,"note":"a<b"} ["x","y"]"#)
             #expect(preview.data["html"] as? String == "<p>{&quot;id&quot;:42,&quot;note&quot;:&quot;a&lt;b&quot;}</p>")
+        }
+    }
+
+    /// A template stored with a partial before they were refused is refused at the send, in
+    /// words, instead of sending the message with that part left out.
+    @Test func aStoredTemplateWithAPartialIsRefusedAtTheSend() async throws {
+        try await APIHarness.withAPI { api, store in
+            _ = try await store.saveTemplate(TemplateContent(code: "legacy", subject: "Hello", text: "{{> footer}}Body"))
+            let sent = try await api.call(
+                .post, "/api/v1/messages/email/send", body: #"{"to": ["a@example.com"], "template_code": "legacy"}"#)
+            #expect(sent.status == .unprocessableContent && sent.code == 42202, "\(sent.text)")
+            #expect(sent.text.contains("the template uses {{> footer}}, a partial"), "\(sent.text)")
+            #expect(try await APIHarness.messageCount(store) == 0)
         }
     }
 

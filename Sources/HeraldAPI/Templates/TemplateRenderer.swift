@@ -47,6 +47,7 @@ public struct TemplateRenderer: Sendable {
             } catch {
                 throw APIError.validation([.init(field: field, reason: "is not a valid Mustache template: \(Self.describe(error))")])
             }
+            if let problem = unsupported(source) { throw APIError.validation([.init(field: field, reason: problem)]) }
         }
     }
 
@@ -67,6 +68,8 @@ public struct TemplateRenderer: Sendable {
         let compiled: Compiled
         do {
             compiled = try cache.compiled(subject: subject, text: text, html: html, key: key)
+        } catch let error as Unsupported {
+            throw APIError(.templateInvalid, "the template \(error.description)")
         } catch {
             throw APIError(.templateInvalid, "the template could not be parsed: \(error)")
         }
@@ -84,6 +87,11 @@ public struct TemplateRenderer: Sendable {
         return RenderedContent(
             subject: compiled.subject.render(values).trimmingWhitespace(),
             text: compiled.text?.render(values), html: compiled.html?.render(values))
+    }
+
+    /// A template that parses but cannot be rendered as written (`TemplateRenderer.unsupported`).
+    struct Unsupported: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// A template's parts parsed once, with the variables strict mode checks.
@@ -107,6 +115,10 @@ public struct TemplateRenderer: Sendable {
 
         func compiled(subject: String, text: String?, html: String?, key: Key) throws -> Compiled {
             if let hit = entries.withLockedValue({ $0[key] }) { return hit }
+            // A template saved before partials were refused (or inline content) says so at the send.
+            if let problem = [subject, text ?? "", html ?? ""].lazy.compactMap(TemplateRenderer.unsupported).first {
+                throw Unsupported(description: problem)
+            }
             var seen = Set<String>()
             let variables = [subject, text ?? "", html ?? ""].flatMap(TemplateRenderer.topLevelVariables).filter {
                 seen.insert($0).inserted
@@ -127,22 +139,32 @@ public struct TemplateRenderer: Sendable {
         try MustacheTemplate(string: (html ? "" : "{{% CONTENT_TYPE: TEXT}}") + source)
     }
 
-    /// Names of variable tags (`{{x}}`, `{{{x}}}`, `{{&x}}`) outside every section: the ones whose
-    /// absence is a mistake rather than a falsy section. Templates that change delimiters are not checked.
-    static func topLevelVariables(_ source: String) -> [String] {
-        var names: [String] = []
-        var depth = 0
+    /// The insides of a template's tags, trimmed (`#items`, `name`, `> header`; a triple
+    /// mustache's without its braces), in order; nil when the template changes its delimiters.
+    static func tags(_ source: String) -> [String]? {
+        var tags: [String] = []
         var rest = Substring(source)
         while let open = rest.range(of: "{{") {
             rest = rest[open.upperBound...]
             let triple = rest.first == "{"
             if triple { rest = rest.dropFirst() }
             guard let close = rest.range(of: triple ? "}}}" : "}}") else { break }
-            var tag = rest[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            let tag = rest[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             rest = rest[close.upperBound...]
+            if tag.first == "=" { return nil }
+            tags.append(tag)
+        }
+        return tags
+    }
+
+    /// Names of variable tags (`{{x}}`, `{{{x}}}`, `{{&x}}`) outside every section: the ones whose
+    /// absence is a mistake rather than a falsy section. Templates that change delimiters are not checked.
+    static func topLevelVariables(_ source: String) -> [String] {
+        var names: [String] = []
+        var depth = 0
+        for var tag in tags(source) ?? [] {
             guard let sigil = tag.first else { continue }
             switch sigil {
-            case "=": return []
             case "#", "^", "$", "<": depth += 1
             case "/": depth = max(0, depth - 1)
             case "!", ">", "%": continue
@@ -152,6 +174,14 @@ public struct TemplateRenderer: Sendable {
             }
         }
         return names
+    }
+
+    /// Why a template cannot be used as written, beyond parsing: a partial or a parent
+    /// (`{{> name}}`, `{{< name}}`), which Mustache would render as nothing, since Herald has no
+    /// library of partials. Nil when there is nothing to say.
+    static func unsupported(_ source: String) -> String? {
+        guard let tag = tags(source)?.first(where: { $0.first == ">" || $0.first == "<" }) else { return nil }
+        return "uses {{\(tag)}}, a partial, and Herald has none: it would render as nothing; put that text in the template itself"
     }
 
     static func resolves(_ name: String, in variables: [String: JSONValue]) -> Bool {
