@@ -223,6 +223,17 @@ import Testing
             let hostless = try await api.call(
                 .post, "/api/v1/accounts", body: #"{"name": "p", "email": "a@example.com", "smtp_host": "", "smtp_port": 70000}"#)
             #expect(Set(hostless.fields) == ["smtp_host", "smtp_port"], "\(hostless.text)")
+            // Routing rules that could match nothing are refused; a list left out is empty.
+            let rules = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "r", "email": "a@example.com", "smtp_host": "h", "#
+                    + #""routing": {"from_domains": ["not a domain", "shop.example"], "tags": [""]}}"#)
+            #expect(Set(rules.fields) == ["routing.from_domains[0]", "routing.tags[0]"], "\(rules.text)")
+            let tagsOnly = try await api.call(
+                .post, "/api/v1/accounts",
+                body: #"{"name": "r", "email": "a@example.com", "smtp_host": "h", "routing": {"tags": ["billing"]}}"#)
+            #expect(tagsOnly.status == .created, "\(tagsOnly.text)")
+            #expect((tagsOnly.data["routing"] as? [String: Any])?["from_domains"] as? [String] == [], "\(tagsOnly.text)")
             let fraction = try await api.call(
                 .post, "/api/v1/accounts", body: #"{"name": "p", "email": "a@example.com", "smtp_host": "h", "smtp_port": 465.5}"#)
             #expect(fraction.status == .unprocessableContent && fraction.fields == ["smtp_port"], "\(fraction.text)")

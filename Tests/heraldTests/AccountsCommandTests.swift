@@ -35,6 +35,8 @@ import Testing
             defer { try? FileManager.default.removeItem(at: garbage) }
             let badCA = try Self.herald(base + ["--ca-file", garbage.path])
             #expect(badCA.status == 64 && badCA.stderr.contains("holds no readable PEM certificate"), "\(badCA.stderr)")
+            let badDomain = try Self.herald(base + ["--from-domain", "shop example"])
+            #expect(badDomain.status == 64 && badDomain.stderr.contains("--from-domain must be a domain"), "\(badDomain.stderr)")
             #expect(try await store.account(named: "shop") == nil, "nothing was stored")
             let ca = FileManager.default.temporaryDirectory.appendingPathComponent("herald-ca-\(UUID().uuidString).pem")
             try TestCertificates().caPEM.write(to: ca, atomically: true, encoding: .utf8)

@@ -105,6 +105,7 @@ struct AccountRoutes {
             for (field, limit) in [("per_minute_limit", perMinuteLimit), ("per_day_limit", perDayLimit)] {
                 if let limit, limit < 1 { problems.append(.init(field: field, reason: "must be at least 1, or left out for no limit")) }
             }
+            for problem in routing?.problems ?? [] { problems.append(.init(field: "routing.\(problem.field)", reason: problem.reason)) }
             if let problem = AccountSettings.displayNameProblem(displayName) {
                 problems.append(.init(field: "display_name", reason: problem))
             }

@@ -68,6 +68,29 @@ public struct RoutingPlan: Sendable, Hashable {
     public var refusal: DeliveryError?
 }
 
+extension AccountRouting {
+    /// What is wrong with the rules, by field (`from_domains[0]`, `tags[1]`): a sender domain is a
+    /// host name such as example.com, and a tag is what a message may carry (1 to 64 characters
+    /// on one line). A rule that can match nothing would otherwise be stored without a word.
+    public var problems: [(field: String, reason: String)] {
+        var problems: [(field: String, reason: String)] = []
+        for (index, domain) in fromDomains.enumerated() {
+            let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+            let valid =
+                !domain.isEmpty && domain.count <= 253 && labels.count >= 2
+                && labels.allSatisfy { label in
+                    !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                        && label.allSatisfy { $0 == "-" || $0.isLetter || $0.isNumber }
+                }
+            if !valid { problems.append(("from_domains[\(index)]", "must be a domain such as example.com")) }
+        }
+        for (index, tag) in tags.enumerated() where tag.isEmpty || tag.count > 64 || tag.contains(where: \.isNewline) {
+            problems.append(("tags[\(index)]", "must be 1 to 64 characters on one line"))
+        }
+        return problems
+    }
+}
+
 /// Chooses accounts for a message (DESIGN.md section 5): an explicit `from_account`; else the
 /// accounts whose routing rules match (sender domain, tags) before the general ones; then
 /// priority tiers (lower first, like MX preference) and, within a tier, a weighted random order.

@@ -26,6 +26,13 @@ public struct AccountRouting: Sendable, Hashable, Codable {
         case fromDomains = "from_domains"
         case tags
     }
+
+    /// A list left out is empty: `{"tags": ["billing"]}` routes by tag alone.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        fromDomains = try container.decodeIfPresent([String].self, forKey: .fromDomains) ?? []
+        tags = try container.decodeIfPresent([String].self, forKey: .tags) ?? []
+    }
 }
 
 /// A sender account as stored (the original system's `email_accounts`).

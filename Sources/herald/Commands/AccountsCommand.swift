@@ -123,8 +123,7 @@ struct AccountsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            var settings = try makeSettings()
-            settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
+            let settings = try makeSettings()
             let password: PasswordChange = passwordStdin ? .set(try AccountsCommand.passwordFromStandardInput()) : .keep
             let created = try await AccountsCommand.withStore(databaseOptions, command: "accounts add", existing: false, seals: true) {
                 [settings] store in
@@ -167,6 +166,10 @@ struct AccountsCommand: AsyncParsableCommand {
             settings.weight = max(1, weight)
             settings.perMinuteLimit = perMinute
             settings.perDayLimit = perDay
+            settings.routing = AccountRouting(fromDomains: fromDomain, tags: tag)
+            if let problem = settings.routing.problems.first {
+                throw ValidationError("\(problem.field.hasPrefix("tags") ? "--tag" : "--from-domain") \(problem.reason)")
+            }
             return settings
         }
     }
