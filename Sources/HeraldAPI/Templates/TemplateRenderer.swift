@@ -115,7 +115,7 @@ public struct TemplateRenderer: Sendable {
 
         func compiled(subject: String, text: String?, html: String?, key: Key) throws -> Compiled {
             if let hit = entries.withLockedValue({ $0[key] }) { return hit }
-            // A template saved before partials were refused (or inline content) says so at the send.
+            // A template saved before partials were refused says so at the send.
             if let problem = [subject, text ?? "", html ?? ""].lazy.compactMap(TemplateRenderer.unsupported).first {
                 throw Unsupported(description: problem)
             }
