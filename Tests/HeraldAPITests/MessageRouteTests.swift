@@ -311,4 +311,29 @@ import Testing
             #expect(none.status == .ok && none.code == 0 && (none.data["results"] as? [[String: Any]])?.first?["code"] as? Int == 40001)
         }
     }
+
+    /// A batch retried under its Idempotency-Key queues nothing twice: each message is remembered
+    /// under the key and its place, a changed one is a conflict of its own, an added one is queued.
+    @Test func aBatchRetriedUnderItsIdempotencyKeyQueuesNothingTwice() async throws {
+        try await APIHarness.withAPI { api, store in
+            let key: HTTPFields = [.init("Idempotency-Key")!: "orders-7"]
+            let first = #"{"to": ["a@example.com"], "subject": "one", "text": "t"}"#
+            let second = #"{"to": ["b@example.com"], "subject": "two", "text": "t"}"#
+            func batch(_ messages: String...) async throws -> [[String: Any]] {
+                let answer = try await api.call(
+                    .post, "/api/v1/messages/email/batch", body: #"{"messages": ["# + messages.joined(separator: ", ") + "]}", headers: key)
+                return answer.data["results"] as? [[String: Any]] ?? []
+            }
+            let sent = try await batch(first, second)
+            #expect(sent.map { $0["code"] as? Int } == [0, 0] && sent.allSatisfy { $0["duplicate"] == nil }, "\(sent)")
+            let again = try await batch(first, second)
+            #expect(again.map { $0["message_id"] as? Int } == sent.map { $0["message_id"] as? Int }, "\(again)")
+            #expect(again.map { $0["duplicate"] as? Bool } == [true, true], "\(again)")
+            let changed = try await batch(first, second.replacingOccurrences(of: "two", with: "zwei"))
+            #expect(changed.map { $0["code"] as? Int } == [0, 40901], "\(changed)")
+            let longer = try await batch(first, second, #"{"to": ["c@example.com"], "subject": "three", "text": "t"}"#)
+            #expect(longer.map { $0["duplicate"] as? Bool } == [true, true, nil] && longer[2]["code"] as? Int == 0, "\(longer)")
+            #expect(try await APIHarness.messageCount(store) == 3)
+        }
+    }
 }

@@ -21,10 +21,7 @@ struct MessageRoutes {
     @Sendable func send(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         var request = request
         let (body, bytes) = try await request.sendRequest(context: context)
-        let key = request.headers[.idempotencyKey]
-        if let key, key.isEmpty || key.count > 255 {
-            throw APIError.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 characters")])
-        }
+        let key = try Self.idempotencyKey(request)
         let origin = MessageFactory.Origin(requestID: context.requestID, apiKeyID: context.apiKey?.id, idempotencyKey: key, body: bytes)
         let result = try await factory.send(body, origin: origin)
         let message = result.message
@@ -45,33 +42,60 @@ struct MessageRoutes {
         var message: String
         var messageID: Int64?
         var status: String?
+        var duplicate: Bool?
         var error: String?
         var fields: [APIError.FieldError]?
 
         enum CodingKeys: String, CodingKey {
-            case index, code, message, status, error, fields
+            case index, code, message, status, duplicate, error, fields
             case messageID = "message_id"
         }
     }
 
+    /// The request's `Idempotency-Key`, if any: 1 to 255 characters.
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        let key = request.headers[.idempotencyKey]
+        if let key, key.isEmpty || key.count > 255 {
+            throw APIError.validation([.init(field: "Idempotency-Key", reason: "must be 1 to 255 characters")])
+        }
+        return key
+    }
+
+    /// Each message of a batch body as JSON of its own, for its idempotency fingerprint.
+    static func messageBodies(_ bytes: [UInt8]) -> [[UInt8]] {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
+            let messages = object["messages"] as? [Any]
+        else { return [] }
+        return messages.map { (try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])).map(Array.init) ?? [] }
+    }
+
     /// Up to 500 messages; each is validated and queued on its own, with its own result: 202 when
-    /// at least one was queued, 200 when none was (each result says why).
+    /// at least one was queued, 200 when none was (each result says why). With an
+    /// `Idempotency-Key` K, message i is remembered under `K/i`, so that a retried batch returns
+    /// each message queued before (`duplicate`) and queues only the rest.
     @Sendable func batch(_ request: Request, context: HeraldRequestContext) async throws -> Response {
         var request = request
-        let batch = try await request.json(BatchRequest.self, context: context).value
+        let (batch, bytes) = try await request.json(BatchRequest.self, context: context)
         guard !batch.messages.isEmpty, batch.messages.count <= maxBatch else {
             throw APIError.validation([.init(field: "messages", reason: "must hold 1 to \(maxBatch) messages")])
         }
-        let origin = MessageFactory.Origin(requestID: context.requestID, apiKeyID: context.apiKey?.id)
+        let key = try Self.idempotencyKey(request)
+        let bodies = key == nil ? [] : Self.messageBodies(bytes)
+        let (requestID, apiKeyID) = (context.requestID, context.apiKey?.id)
         let factory = self.factory
         let items = try await withThrowingTaskGroup(of: BatchItem.self) { group in
             for (index, message) in batch.messages.enumerated() {
+                let origin = MessageFactory.Origin(
+                    requestID: requestID, apiKeyID: apiKeyID, idempotencyKey: key.map { "\($0)/\(index)" },
+                    body: index < bodies.count ? bodies[index] : [])
                 group.addTask {
                     do {
-                        let stored = try await factory.send(message, origin: origin).message
+                        let result = try await factory.send(message, origin: origin)
+                        let stored = result.message
+                        let duplicate: Bool? = if case .duplicate = result { true } else { nil }
                         return BatchItem(
                             index: index, code: 0, message: "Message queued for sending", messageID: stored.id,
-                            status: stored.status.rawValue)
+                            status: stored.status.rawValue, duplicate: duplicate)
                     } catch {
                         guard let apiError = APIError.from(error) else { throw error }
                         return BatchItem(

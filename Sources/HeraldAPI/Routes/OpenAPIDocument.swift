@@ -96,6 +96,11 @@ enum OpenAPIDocument {
         return operation
     }
 
+    /// The `Idempotency-Key` header of the sends (a batch's message i is remembered under `K/i`).
+    private static var idempotencyKey: [String: Any] {
+        ["name": "Idempotency-Key", "in": "header", "required": false, "schema": ["type": "string", "minLength": 1, "maxLength": 255]]
+    }
+
     private static func pathParameter(_ name: String, _ schema: [String: Any]) -> [String: Any] {
         ["name": name, "in": "path", "required": true, "schema": schema]
     }
@@ -177,7 +182,7 @@ enum OpenAPIDocument {
                         object(
                             [
                                 "index": integer, "code": integer, "message": string, "message_id": integer, "status": ref("Status"),
-                                "error": string, "fields": array(field),
+                                "duplicate": boolean, "error": string, "fields": array(field),
                             ], required: ["index", "code", "message"]))
                 ], required: ["results"]),
             "SendResult": object(
@@ -325,12 +330,7 @@ enum OpenAPIDocument {
             "/api/v1/messages/email/send": [
                 "post": operation(
                     "Send an email", scope: "send", body: send,
-                    parameters: [
-                        [
-                            "name": "Idempotency-Key", "in": "header", "required": false,
-                            "schema": ["type": "string", "minLength": 1, "maxLength": 255],
-                        ]
-                    ],
+                    parameters: [idempotencyKey],
                     responses: [
                         "202": response(
                             "Queued.", ref("SendResult"),
@@ -343,6 +343,7 @@ enum OpenAPIDocument {
                 "post": operation(
                     "Send a batch", scope: "send",
                     body: object(["messages": ["type": "array", "items": send, "minItems": 1, "maxItems": 500]], required: ["messages"]),
+                    parameters: [idempotencyKey],
                     responses: [
                         "202": response("At least one queued; each message's result.", ref("BatchResults")),
                         "200": response("None queued; each message's result says why.", ref("BatchResults")),
