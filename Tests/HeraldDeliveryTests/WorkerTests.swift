@@ -264,6 +264,30 @@ import Testing
         }
     }
 
+    /// A message that fails for good on an error its class would retry says why it was not: its
+    /// attempts are used, or it expires before the next try. "failed after 1 of 8" is not a riddle.
+    @Test func aRetryableErrorNotRetriedSaysWhy() async throws {
+        let server = try await Harness.server { $0.faults = [Fault(.command("DATA"), .reply("451 4.3.0 Local error in processing"))] }
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, _ in
+            _ = try await Harness.account(store, "main", server: server)
+            let once = try await store.enqueue(Harness.message(maxAttempts: 1)).message.id
+            var expiring = Harness.message()
+            expiring.expiresAt = Date().addingTimeInterval(20)
+            let soon = try await store.enqueue(expiring).message.id
+            try await Harness.withWorker(store) { _ in
+                let first = try await Harness.status(store, once, in: [.failed, .retrying, .success])
+                #expect(first.status == .failed && first.errorCode == "smtp.transient_failure")
+                #expect(first.errorMessage?.hasSuffix("; not retried: its one attempt is used") == true, "\(first.errorMessage ?? "")")
+                let second = try await Harness.status(store, soon, in: [.failed, .retrying, .success])
+                #expect(second.status == .failed, "the next try, a minute on, comes after the expiry")
+                #expect(second.errorMessage?.contains("; not retried: the message expires at ") == true, "\(second.errorMessage ?? "")")
+                let attempts = try await store.attempts(messageID: soon)
+                #expect(attempts.last?.errorMessage == second.errorMessage, "the attempt says it too")
+            }
+        }
+    }
+
     @Test func suppressedRecipientsAreLeftOutAndRecorded() async throws {
         let server = try await Harness.server()
         defer { Task { await server.stop() } }

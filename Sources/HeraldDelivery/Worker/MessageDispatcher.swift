@@ -44,7 +44,8 @@ struct MessageDispatcher: Sendable {
             RoutingRequest(message, senders: senders), accounts: try await directory.current(), now: Date(), random: random)
         if let refusal = plan.refusal {
             // Retried with backoff when the accounts' set-up may change back (a transient refusal).
-            try await settle(claimed, decide(refusal, message: message), error: refusal, account: nil, recipients: [], logger: logger)
+            let (kind, notRetried) = decide(refusal, message: message)
+            try await settle(claimed, kind, error: refusal, notRetried: notRetried, account: nil, recipients: [], logger: logger)
             return
         }
         let (recipients, suppressed) = try await unsuppressed(message, known: suppressions)
@@ -130,8 +131,10 @@ struct MessageDispatcher: Sendable {
         }
 
         if let (error, account) = lastFailure {
-            let kind = decide(error, message: message)
-            try await settle(claimed, kind, error: error, account: account, recipients: error.recipients + suppressed, logger: logger)
+            let (kind, notRetried) = decide(error, message: message)
+            try await settle(
+                claimed, kind, error: error, notRetried: notRetried, account: account, recipients: error.recipients + suppressed,
+                logger: logger)
             return
         }
         // No account could take the message now: wait for the first to come back, without spending an attempt.
@@ -149,24 +152,31 @@ struct MessageDispatcher: Sendable {
         logger.info("the worker is stopping; the message was released unsent")
     }
 
-    /// The retry decision for the last error (DESIGN.md section 5), within the message's attempts and expiry.
-    func decide(_ error: DeliveryError, message: MessageRecord) -> Settlement.Kind {
+    /// The retry decision for the last error (DESIGN.md section 5), within the message's attempts
+    /// and expiry; and why an error its class would retry is not retried this time (nil otherwise),
+    /// so that a message failed after 1 attempt of 8 says why.
+    func decide(_ error: DeliveryError, message: MessageRecord) -> (kind: Settlement.Kind, notRetried: String?) {
         let rule = configuration.errorPolicy.rule(for: error.errorClass, smtpCode: error.smtpCode)
         let attempt = message.attempts + 1
         var delay: Duration
         switch rule.retry {
         case .never:
-            return .failed
+            return (.failed, nil)
         case .once where message.errorCode == error.code:
-            return .failed
+            return (.failed, "not retried: the same error ended the attempt before")
         case .backoff, .once:
             delay = configuration.retry.delay(afterAttempt: attempt, random: random)
         case .afterRateLimitWindow:
             delay = max(configuration.retry.delay(afterAttempt: attempt, random: random), configuration.retry.rateLimitWindow)
         }
-        guard attempt < message.maxAttempts else { return .failed }
-        if let expires = message.expiresAt, Date().addingTimeInterval(RetryPolicy.seconds(delay)) > expires { return .failed }
-        return .retry(after: delay)
+        guard attempt < message.maxAttempts else {
+            let used = message.maxAttempts == 1 ? "its one attempt is used" : "all \(message.maxAttempts) attempts are used"
+            return (.failed, "not retried: \(used)")
+        }
+        if let expires = message.expiresAt, Date().addingTimeInterval(RetryPolicy.seconds(delay)) > expires {
+            return (.failed, "not retried: the message expires at \(expires.formatted(.iso8601)), before the next try")
+        }
+        return (.retry(after: delay), nil)
     }
 
     // MARK: Accounts
@@ -261,12 +271,15 @@ struct MessageDispatcher: Sendable {
             "delivered", metadata: [LogKey.accountName: "\(account.name)", "recipients.refused": "\(refused + suppressed.count)"])
     }
 
+    /// Records the attempt that ended with `error`; `notRetried` (from `decide`) is added to its
+    /// message.
     private func settle(
-        _ claimed: ClaimedMessage, _ kind: Settlement.Kind, error: DeliveryError, account: AccountRecord?, recipients: [RecipientOutcome],
-        logger: Logger
+        _ claimed: ClaimedMessage, _ kind: Settlement.Kind, error: DeliveryError, notRetried: String? = nil, account: AccountRecord?,
+        recipients: [RecipientOutcome], logger: Logger
     ) async throws {
         var report = report(error, account: account, started: Date(), suppressed: [])
         report.recipients = recipients
+        if let notRetried { report.errorMessage = [report.errorMessage, notRetried].compactMap { $0 }.joined(separator: "; ") }
         await suppressHardBounces(recipients, logger: logger)
         let record = try await store.settle(Settlement(lease: claimed.lease, kind: kind, report: report))
         let metadata: Logger.Metadata = [
