@@ -81,7 +81,8 @@ public func buildApplication(
     return application
 }
 
-/// Applies migrations (when asked), then runs `then`: the store's service must already be running.
+/// Applies migrations (when asked), checks that the master key opens the stored passwords, then
+/// runs `then`: the store's service must already be running.
 public struct MigratingService: Service {
     let store: any Store
     let migrate: Bool
@@ -95,6 +96,9 @@ public struct MigratingService: Service {
 
     public func run() async throws {
         if migrate { guard try await migrateUnlessShutDown(store) else { return } }
+        // A worker whose master key cannot open the stored passwords would fail every send through
+        // them: it stops here, said in one line, instead.
+        try await store.checkSecretKey()
         try await then.run()
     }
 }

@@ -119,6 +119,10 @@ public protocol Store: Service {
     func deleteAccount(id: Int64) async throws
     /// The account's password, opened. Only for the delivery code that logs in with it.
     @_spi(Delivery) func accountPassword(id: Int64) async throws -> String?
+    /// Throws `.secretUnreadable` when the store's master key does not open the passwords already
+    /// stored (a process started with another HERALD_SECRET_KEY); returns when it does or when
+    /// none is stored yet. After the migrations.
+    func checkSecretKey() async throws
 
     // MARK: Templates
 

@@ -288,6 +288,32 @@ import Testing
         }
     }
 
+    /// A worker whose master key cannot open an account's password (a machine started with another
+    /// HERALD_SECRET_KEY) sends nothing and harms nothing: the account keeps its health, shared
+    /// with every worker, and the message keeps its attempts for a worker that can open it.
+    @Test func aWorkerThatCannotOpenThePasswordLeavesTheMessageAndTheAccountAlone() async throws {
+        let server = try await Harness.server()
+        defer { Task { await server.stop() } }
+        try await withTestStore(.sqlite) { store, database in
+            try await store.disableAccount(id: try #require(try await store.account(named: "sandbox")).id)
+            let account = try await Harness.account(store, "main", server: server)
+            let id = try await store.enqueue(Harness.message()).message.id
+            let other = try await database.openStore(secretKey: .generate())
+            try await withRunningStore(other) { (other: any Store) async throws in
+                try await Harness.withWorker(other) { _ in
+                    let left = try await eventually(timeout: .seconds(20)) {
+                        try await store.message(id: id).flatMap { $0.errorCode == "delivery.secret_unreadable" ? $0 : nil }
+                    }
+                    #expect(left.status == .pending && left.attempts == 0, "\(left.status) after \(left.attempts) attempts")
+                    #expect(left.errorMessage?.contains("without spending an attempt") == true, "\(left.errorMessage ?? "")")
+                }
+            }
+            let after = try #require(try await store.account(id: account.id))
+            #expect(after.health == .closed && after.failureCount == 0, "\(after.health) \(after.failureCount)")
+            #expect(server.connectionCount == 0)
+        }
+    }
+
     @Test func suppressedRecipientsAreLeftOutAndRecorded() async throws {
         let server = try await Harness.server()
         defer { Task { await server.stop() } }

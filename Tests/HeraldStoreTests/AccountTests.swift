@@ -30,6 +30,26 @@ struct AccountTests {
         }
     }
 
+    /// The start-up check: a store whose key does not open the stored passwords says so, naming
+    /// an account; with the right key, or with no password stored yet, it passes.
+    @Test(arguments: StoreBackendKind.allCases)
+    func checkSecretKeyTellsAWrongMasterKey(kind: StoreBackendKind) async throws {
+        try await withTestStore(kind) { store, database in
+            let other = try await database.openStore(secretKey: .generate())
+            try await withRunningStore(other) { (other: any Store) async throws in
+                try await other.checkSecretKey()  // nothing stored yet: nothing to tell
+                _ = try await store.createAccount(Self.qq, password: .set("secret"))
+                try await store.checkSecretKey()
+                do {
+                    try await other.checkSecretKey()
+                    Issue.record("another key must be told")
+                } catch let error as StoreError {
+                    #expect(error.code == .secretUnreadable && error.message.contains("account \(Self.qq.name)'s"), "\(error.message)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: StoreBackendKind.allCases)
     func aWrongMasterKeyCannotOpenSecrets(kind: StoreBackendKind) async throws {
         try await withTestStore(kind) { store, database in

@@ -26,9 +26,11 @@ import Testing
 
     /// Runs the built `herald` and waits for it. `stdin` is written and closed when given;
     /// `environment` is laid over this process's, after `unset` names are removed; `folder` is the
-    /// working directory.
+    /// working directory. With `timeout`, a process still running then is sent SIGTERM, so that a
+    /// command expected to stop at once fails its test instead of hanging it.
     static func herald(
-        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], unset: [String] = [], in folder: URL? = nil
+        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], unset: [String] = [], in folder: URL? = nil,
+        timeout: Duration? = nil
     ) throws -> Run {
         let process = Process()
         process.executableURL = binary
@@ -46,6 +48,10 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if process.isRunning { process.terminate() } }
+        }
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try input.fileHandleForWriting.close()

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldStore
 import HeraldTestSupport
 import Testing
 
@@ -122,6 +123,33 @@ import FoundationNetworking
             + " (store.configuration)"
         #expect(run.stderr.split(separator: "\n").last.map(String.init) == expected, "\(run.stderr)")
         #expect(!run.stderr.contains("Error:"), "\(run.stderr)")
+    }
+
+    /// A process whose master key does not open the passwords already stored would fail every
+    /// send through them (serve, worker) or store one nobody can open (accounts add): each stops
+    /// at once, in one line, before doing anything.
+    @Test(arguments: ["serve", "worker", "accounts add"])
+    func aMasterKeyThatDoesNotOpenTheStoredPasswordsStopsTheStart(command: String) async throws {
+        try await withTestStore(.sqlite) { store, database in
+            _ = try await store.createAccount(
+                AccountSettings(name: "main", email: "a@example.com", smtpHost: "127.0.0.1", smtpPort: 2525, security: .none),
+                password: .set("code"))
+            let arguments: [String] =
+                switch command {
+                case "serve": ["serve", "--port", "0"]
+                case "worker": ["worker"]
+                default: ["accounts", "add", "second", "--email", "b@example.com", "--host", "127.0.0.1", "--password-stdin"]
+                }
+            let run = try ComposeCommandTests.herald(
+                arguments + ["--database", database.location], stdin: "other-code\n",
+                environment: ["HERALD_SECRET_KEY": SecretKey.generate().base64], timeout: .seconds(60))
+            #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+            #expect(
+                run.stderr.contains("herald \(command): the master key (HERALD_SECRET_KEY") && run.stderr.contains("account main's"),
+                "\(run.stderr)")
+            #expect(!run.stdout.contains("hk_"), "no admin key is made: \(run.stdout)")
+            #expect(try await store.account(named: "second") == nil)
+        }
     }
 
     /// A start that waits for a PostgreSQL that is down says so once, in words, and SIGTERM ends

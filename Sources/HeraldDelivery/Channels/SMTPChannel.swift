@@ -122,7 +122,7 @@ public actor SMTPChannel: DeliveryChannel {
             password = account.hasPassword ? try await store.accountPassword(id: account.id) : nil
         } catch {
             throw DeliveryError(
-                code: "delivery.secret_unreadable", errorClass: .auth,
+                code: DeliveryError.secretUnreadableCode, errorClass: .auth,
                 message: "the account's password could not be opened",
                 diagnosis: "Check HERALD_SECRET_KEY: it must be the key the password was stored under; or set the password again.")
         }

@@ -70,6 +70,11 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
     public static let stopping = DeliveryError(
         code: "delivery.stopping", errorClass: .transient, message: "the worker is stopping; the message was not sent")
 
+    /// This process could not open an account's password: its master key is not the one the
+    /// password was stored under. Nothing was sent, and it is neither the account's fault nor the
+    /// message's: the account's health and the message's attempts are left alone.
+    public static let secretUnreadableCode = "delivery.secret_unreadable"
+
     /// The SMTP client's error, classified as it is.
     public init(_ error: SMTPError) {
         self.init(

@@ -59,6 +59,9 @@ struct MessageDispatcher: Sendable {
 
         var nextAvailable = plan.nextAvailable
         var lastFailure: (error: DeliveryError, account: AccountRecord)?
+        // This process cannot open an account's password (its HERALD_SECRET_KEY is not the one
+        // the password was stored under): not the account's fault nor the message's.
+        var unreadableSecret: DeliveryError?
         for (index, candidate) in plan.candidates.enumerated() {
             var account = candidate
             var probing = false
@@ -109,6 +112,16 @@ struct MessageDispatcher: Sendable {
                 if probing { try await giveBackProbe(account) }
                 if let ticket { try await store.returnQuota(ticket) }
                 return try await releaseUnsent(claimed, logger: logger)
+            } catch let error where error.code == DeliveryError.secretUnreadableCode {
+                // Nothing was sent: the account keeps its health and the message its attempts;
+                // another account, or a process with the right key, takes it.
+                if probing { try await giveBackProbe(account) }
+                if let ticket { try await store.returnQuota(ticket) }
+                logger.error(
+                    "\(error.explanation)",
+                    metadata: [LogKey.accountName: "\(account.name)", LogKey.errorCode: "\(error.code)"])
+                unreadableSecret = error
+                continue
             } catch {
                 // The limits count what the server took or may have taken: a refusal or a session
                 // that never reached the message leaves the account's minute and day as they were.
@@ -137,6 +150,12 @@ struct MessageDispatcher: Sendable {
                 logger: logger)
             return
         }
+        if let unreadableSecret {
+            try await store.postpone(
+                claimed.lease, by: Self.unreadableSecretWait, errorCode: unreadableSecret.code,
+                errorMessage: "\(unreadableSecret.explanation) The message was left unsent, without spending an attempt.")
+            return
+        }
         // No account could take the message now: wait for the first to come back, without spending an attempt.
         let wait = max(min((nextAvailable ?? Date()).timeIntervalSinceNow, 3600), 1)
         logger.notice("no account can send now; the message waits", metadata: ["wait.seconds": "\(Int(wait))"])
@@ -151,6 +170,9 @@ struct MessageDispatcher: Sendable {
         guard !(try await store.release([claimed.lease])).isEmpty else { return }
         logger.info("the worker is stopping; the message was released unsent")
     }
+
+    /// How long a message waits when this process could not open its account's password.
+    static let unreadableSecretWait = Duration.seconds(60)
 
     /// The retry decision for the last error (DESIGN.md section 5), within the message's attempts
     /// and expiry; and why an error its class would retry is not retried this time (nil otherwise),

@@ -96,6 +96,22 @@ extension SQLStore {
         return try row.bytes("secret").map { try secretKey.open($0) }
     }
 
+    public func checkSecretKey() async throws {
+        let row = try await backend.read {
+            try await $0.query("SELECT name, secret FROM email_accounts WHERE secret IS NOT NULL ORDER BY id LIMIT 1", []).first
+        }
+        guard let row, let sealed = row.bytes("secret") else { return }
+        do {
+            _ = try secretKey.open(sealed)
+        } catch {
+            throw StoreError(
+                .secretUnreadable,
+                "the master key (HERALD_SECRET_KEY, or on SQLite the .key file beside the database) does not open the passwords "
+                    + "stored in this database, such as account \(try row.text("name"))'s: every process must use the key they "
+                    + "were stored under")
+        }
+    }
+
     private func sealed(_ password: PasswordChange) throws -> SQLValue? {
         guard case .set(let plaintext) = password else { return nil }
         return .blob(try secretKey.seal(plaintext))

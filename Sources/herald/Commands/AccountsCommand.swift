@@ -36,6 +36,8 @@ struct AccountsCommand: AsyncParsableCommand {
             let store = try await options.location().open(secretKey: key, logger: logger)
             return try await withRunningStore(store) { store in
                 try await store.migrate()
+                // A password sealed under another key than the workers' could never be opened.
+                if seals { try await store.checkSecretKey() }
                 return try await body(store)
             }
         } catch let error as StoreError {
