@@ -47,6 +47,38 @@ import Testing
         }
     }
 
+    /// After a lost master key, the way back is to set each password again under the new key:
+    /// `accounts password` is not stopped by the check, and says what is still to be done.
+    @Test func aLostKeyIsRecoveredBySettingEachPasswordAgain() async throws {
+        try await withTestStore(.sqlite) { store, database in
+            for name in ["first", "second"] {
+                _ = try await store.createAccount(
+                    AccountSettings(name: name, email: "\(name)@example.com", smtpHost: "127.0.0.1", smtpPort: 2525, security: .none),
+                    password: .set("old-\(name)"))
+            }
+            let newKey = SecretKey.generate()
+            func herald(_ arguments: [String]) throws -> ComposeCommandTests.Run {
+                try ComposeCommandTests.herald(
+                    arguments + ["--database", database.location], stdin: "new-code\n", environment: ["HERALD_SECRET_KEY": newKey.base64])
+            }
+            let add = try herald(["accounts", "add", "third", "--email", "t@example.com", "--host", "127.0.0.1", "--password-stdin"])
+            #expect(add.status == 1 && add.stderr.contains("does not open 2 of the 2 passwords"), "\(add.stderr)")
+            let first = try herald(["accounts", "password", "first", "--password-stdin"])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(
+                first.stderr.contains("warning: ")
+                    && first.stderr.contains("1 of the 2 passwords stored in this database, such as account second's"),
+                "\(first.stderr)")
+            let second = try herald(["accounts", "password", "second", "--password-stdin"])
+            #expect(second.status == 0 && second.stderr.isEmpty, "all set again: \(second.stderr)")
+            let readable = try await database.openStore(secretKey: newKey)
+            try await withRunningStore(readable) { (readable: any Store) async throws in
+                try await readable.checkSecretKey()
+                #expect(try await readable.accountPassword(id: try #require(try await readable.account(named: "second")).id) == "new-code")
+            }
+        }
+    }
+
     @Test func addFromAPresetListAndEnableAfterTheBreakerOpened() async throws {
         try await withTestStore(.sqlite) { store, database in
             let code = "qq-auth-code-5f1e"

@@ -97,19 +97,19 @@ extension SQLStore {
     }
 
     public func checkSecretKey() async throws {
-        let row = try await backend.read {
-            try await $0.query("SELECT name, secret FROM email_accounts WHERE secret IS NOT NULL ORDER BY id LIMIT 1", []).first
+        let rows = try await backend.read {
+            try await $0.query("SELECT name, secret FROM email_accounts WHERE secret IS NOT NULL ORDER BY id", [])
         }
-        guard let row, let sealed = row.bytes("secret") else { return }
-        do {
-            _ = try secretKey.open(sealed)
-        } catch {
-            throw StoreError(
-                .secretUnreadable,
-                "the master key (HERALD_SECRET_KEY, or on SQLite the .key file beside the database) does not open the passwords "
-                    + "stored in this database, such as account \(try row.text("name"))'s: every process must use the key they "
-                    + "were stored under")
-        }
+        // Every one (accounts are few): after a lost key they are set again one by one.
+        let unreadable = try rows.filter { row in row.bytes("secret").map { (try? secretKey.open($0)) == nil } ?? false }
+            .map { try $0.text("name") }
+        guard let first = unreadable.first else { return }
+        throw StoreError(
+            .secretUnreadable,
+            "the master key (HERALD_SECRET_KEY, or on SQLite the .key file beside the database) does not open "
+                + "\(unreadable.count) of the \(rows.count) passwords stored in this database, such as account \(first)'s: every "
+                + "process must use the key they were stored under; if that key is lost, set each account's password again "
+                + "under this one (herald accounts password NAME --password-stdin)")
     }
 
     private func sealed(_ password: PasswordChange) throws -> SQLValue? {

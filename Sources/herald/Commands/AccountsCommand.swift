@@ -17,10 +17,13 @@ struct AccountsCommand: AsyncParsableCommand {
     /// Runs `body` with the migrated store, turning store errors into one clear line and exit 1.
     /// `existing`: the command reads or changes what is already there, so a SQLite path with no
     /// database is a mistake (a typo, the wrong folder) to say, not a new database to make.
-    /// `seals`: the command stores a password, so it needs the master key; the others never seal
-    /// or open a secret and run without it (as `herald status` against PostgreSQL, say).
+    /// `seals`: the command stores a password, so it needs the master key, and one that does not
+    /// open the passwords already stored stops it (they would be sealed under two keys); the
+    /// others never seal or open a secret and run without it (as `herald status` against
+    /// PostgreSQL, say). `reseals`: the command sets a password again, the way to recover from a
+    /// lost key, so a key that does not open the others is a warning, not a stop.
     static func withStore<T: Sendable>(
-        _ options: DatabaseOptions, command: String, existing: Bool = true, seals: Bool = false,
+        _ options: DatabaseOptions, command: String, existing: Bool = true, seals: Bool = false, reseals: Bool = false,
         _ body: @Sendable (any Store) async throws -> T
     ) async throws -> T {
         let logger = Logger(label: "herald.accounts", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -37,8 +40,16 @@ struct AccountsCommand: AsyncParsableCommand {
             return try await withRunningStore(store) { store in
                 try await store.migrate()
                 // A password sealed under another key than the workers' could never be opened.
-                if seals { try await store.checkSecretKey() }
-                return try await body(store)
+                if seals && !reseals { try await store.checkSecretKey() }
+                let result = try await body(store)
+                if reseals {
+                    do {
+                        try await store.checkSecretKey()
+                    } catch let error as StoreError {
+                        FileHandle.standardError.write(Data("herald \(command): warning: \(error.message)\n".utf8))
+                    }
+                }
+                return result
             }
         } catch let error as StoreError {
             FileHandle.standardError.write(Data("herald \(command): \(error.message)\n".utf8))
@@ -196,7 +207,8 @@ struct AccountsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let change: PasswordChange = remove ? .clear : .set(try AccountsCommand.passwordFromStandardInput())
-            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts password", seals: true) { store in
+            let account = try await AccountsCommand.withStore(databaseOptions, command: "accounts password", seals: true, reseals: true) {
+                store in
                 let account = try await AccountsCommand.named(name, in: store)
                 return try await store.updateAccount(id: account.id, account.settings, password: change)
             }
