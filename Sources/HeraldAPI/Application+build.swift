@@ -58,8 +58,8 @@ public func buildRouter(
 }
 
 /// The whole application: the API, the store's service and, when given, the delivery workers,
-/// in one service group. Migrations run before the server accepts requests (unless `migrate` is
-/// false), then `beforeServing` (for instance the first admin key).
+/// in one service group. The store is prepared (`prepareStore`) before the server accepts
+/// requests, then `beforeServing` runs (for instance the first admin key).
 public func buildApplication(
     store: any Store, worker: DeliveryWorker?, configuration: APIConfiguration, metrics: PrometheusCollectorRegistry? = nil,
     migrate: Bool = true, logger: Logger, beforeServing: @escaping @Sendable (any Store) async throws -> Void = { _ in },
@@ -75,14 +75,13 @@ public func buildApplication(
         logger: logger)
     application.beforeServerStarts {
         // Shut down while waiting for the database: the server is not started at all.
-        if migrate { guard try await migrateUnlessShutDown(store) else { throw CancellationError() } }
+        guard try await prepareStore(store, migrate: migrate) else { throw CancellationError() }
         try await beforeServing(store)
     }
     return application
 }
 
-/// Applies migrations (when asked), checks that the master key opens the stored passwords, then
-/// runs `then`: the store's service must already be running.
+/// Prepares the store (`prepareStore`), then runs `then`: the store's service must already be running.
 public struct MigratingService: Service {
     let store: any Store
     let migrate: Bool
@@ -95,12 +94,19 @@ public struct MigratingService: Service {
     }
 
     public func run() async throws {
-        if migrate { guard try await migrateUnlessShutDown(store) else { return } }
-        // A worker whose master key cannot open the stored passwords would fail every send through
-        // them: it stops here, said in one line, instead.
-        try await store.checkSecretKey()
+        guard try await prepareStore(store, migrate: migrate) else { return }
         try await then.run()
     }
+}
+
+/// Readies the store for the API or the workers: applies the migrations (when asked), then checks
+/// that the master key opens the passwords already stored. A process with another key would fail
+/// every send through them, or seal new ones nobody else can open: it stops here, in one line,
+/// instead. Returns false when a graceful shutdown (SIGTERM) came first.
+func prepareStore(_ store: any Store, migrate: Bool) async throws -> Bool {
+    if migrate { guard try await migrateUnlessShutDown(store) else { return false } }
+    try await store.checkSecretKey()
+    return true
 }
 
 /// Applies the migrations, or returns false when a graceful shutdown (SIGTERM) comes first: a

@@ -61,12 +61,13 @@ struct MessageRoutes {
         return key
     }
 
-    /// Each message of a batch body as JSON of its own, for its idempotency fingerprint.
+    /// Each message of a batch body as JSON of its own, for its idempotency fingerprint (which
+    /// `MessageFactory.hash` takes over the canonical form).
     static func messageBodies(_ bytes: [UInt8]) -> [[UInt8]] {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
             let messages = object["messages"] as? [Any]
         else { return [] }
-        return messages.map { (try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys])).map(Array.init) ?? [] }
+        return messages.map { (try? JSONSerialization.data(withJSONObject: $0)).map(Array.init) ?? [] }
     }
 
     /// Up to 500 messages; each is validated and queued on its own, with its own result: 202 when

@@ -63,11 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
         let application = buildApplication(
             store: store, worker: worker, configuration: configuration, metrics: registry, migrate: !workerOptions.noMigrate,
             logger: logger,
-            beforeServing: { store in
-                // The API seals the passwords it is given: under another key than the workers', none could open them.
-                try await store.checkSecretKey()
-                try await Self.firstAdminKey(store)
-            },
+            beforeServing: { store in try await Self.firstAdminKey(store) },
             onServerRunning: { port in
                 logger.info("Herald is listening", metadata: ["url": "http://\(host):\(port)", "store": "\(location)"])
             })
